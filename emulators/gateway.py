@@ -1,0 +1,143 @@
+"""The local API gateway: routes by the same OpenAPI 2.0 document that configures Google API Gateway.
+
+Each operation's x-google-backend names its function; requests are proxied to that function's local
+URL with the path appended (APPEND_PATH_TO_ADDRESS), as in the cloud. Operations secured by the
+`firebase` scheme need a bearer token; the local dev token is the user id itself, and the gateway
+forwards the claims in X-Apigateway-Api-Userinfo exactly as API Gateway does after validating a JWT.
+
+Run: python -m emulators.gateway --port 8080 --urls '{"health": "http://127.0.0.1:8101", ...}'
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import base64
+import json
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from infra.pulumi.openapi import operations, render
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+              "transfer-encoding", "upgrade", "host", "content-length"}
+USERINFO_HEADER = "X-Apigateway-Api-Userinfo"
+
+DOCS_PAGE = """<!doctype html><html><head><title>Concierge API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+def _gateway_error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": "gateway", "message": message}}, status_code=status)
+
+
+def _userinfo(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    token = auth[7:].strip()
+    if not token or len(token) > 128:
+        return None
+    claims = {"sub": token, "iss": "local-dev-gateway"}
+    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+
+def build_app(function_urls: dict[str, str], project: str) -> Starlette:
+    document = render(function_urls, project)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), limits=httpx.Limits(max_connections=200))
+
+    def make_handler(backend: dict, secured: bool):
+        address = backend["address"].rstrip("/")
+        deadline = float(backend.get("deadline", 15))
+
+        async def handler(request: Request) -> Response:
+            if address.startswith("missing://"):
+                return _gateway_error(503, f"function {address[10:]} is not in this checkout (functions/{address[10:]}/main.py)")
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+            headers.pop(USERINFO_HEADER.lower(), None)  # never trust a client-supplied identity
+            if secured:
+                info = _userinfo(request)
+                if info is None:
+                    return JSONResponse(
+                        {"error": {"code": "unauthenticated", "field": "Authorization",
+                                   "message": "this operation needs 'Authorization: Bearer <token>'"}},
+                        status_code=401,
+                    )
+                headers[USERINFO_HEADER] = info
+            url = address + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            body = await request.body()
+            try:
+                upstream = client.build_request(request.method, url, headers=headers, content=body,
+                                                timeout=httpx.Timeout(deadline, connect=2.0))
+                resp = await client.send(upstream, stream=True)
+            except httpx.TimeoutException:
+                return _gateway_error(504, f"backend did not answer within {deadline:.0f}s")
+            except httpx.TransportError as exc:
+                return _gateway_error(503, f"backend unavailable: {exc.__class__.__name__}")
+            out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
+            if resp.headers.get("content-type", "").startswith("text/event-stream"):
+                return StreamingResponse(resp.aiter_raw(), status_code=resp.status_code, headers=out_headers,
+                                         background=None)
+            content = await resp.aread()
+            await resp.aclose()
+            return Response(content, status_code=resp.status_code, headers=out_headers)
+
+        return handler
+
+    by_path: dict[str, dict[str, tuple]] = {}
+    for method, path, op in operations(document):
+        secured = any("firebase" in req for req in op.get("security", []))
+        by_path.setdefault(path, {})[method] = make_handler(op["x-google-backend"], secured)
+
+    def dispatcher(methods: dict[str, object]):
+        async def route(request: Request) -> Response:
+            handler = methods.get(request.method)
+            if handler is None:
+                return _gateway_error(405, f"{request.method} is not allowed; use {', '.join(sorted(methods))}")
+            return await handler(request)
+
+        return route
+
+    routes = [Route(path, dispatcher(methods), methods=list(methods)) for path, methods in by_path.items()]
+
+    async def spec(_: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
+    routes += [Route("/openapi.json", spec), Route("/docs", docs)]
+    try:
+        import swagger_ui_bundle
+
+        routes.append(Mount("/docs/static", app=StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path))))
+    except ImportError:
+        pass
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette):
+        yield
+        await client.aclose()
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="local API gateway")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--urls", required=True, help="JSON object: function name -> local URL")
+    parser.add_argument("--project", default="concierge-local")
+    args = parser.parse_args()
+    app = build_app(json.loads(args.urls), args.project)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

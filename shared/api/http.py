@@ -1,0 +1,118 @@
+"""Glue between functions-framework (Flask) requests and the shared error model.
+
+`endpoint` wraps a function's entry point: ApiError becomes its 4xx body, pydantic errors become a 400
+naming the field, and anything unexpected is logged and answered as a 500 without internals.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from shared.api.errors import ApiError, bad_request, from_validation_error, unauthenticated
+
+log = logging.getLogger("concierge.api")
+M = TypeVar("M", bound=BaseModel)
+
+USERINFO_HEADER = "X-Apigateway-Api-Userinfo"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
+    resp = flask.Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def error_response(err: ApiError) -> flask.Response:
+    return json_response(err.body(), err.status)
+
+
+def json_body(request: flask.Request, *, max_bytes: int = 2_000_000) -> Any:
+    if request.content_length and request.content_length > max_bytes:
+        raise ApiError(413, "payload_too_large", f"body is larger than {max_bytes} bytes", "body")
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise bad_request("request body is empty; send a JSON document", "body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"body is not valid JSON: {exc}", "body") from None
+
+
+def parse(model: type[M], data: Any, prefix: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, prefix) from None
+
+
+def current_user(request: flask.Request) -> str:
+    """The authenticated caller, as API Gateway forwards it after validating the JWT.
+
+    Functions are not publicly invokable (only the gateway's service account may call them), which is
+    what makes trusting this header sound.
+    """
+    raw = request.headers.get(USERINFO_HEADER)
+    if not raw:
+        raise unauthenticated("no authenticated user: call through the gateway with a bearer token")
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+        sub = str(claims["sub"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise unauthenticated("unreadable identity forwarded by the gateway") from None
+    if not sub or len(sub) > 128:
+        raise unauthenticated("identity has an empty or oversize subject")
+    return sub
+
+
+def endpoint(fn: Callable[[flask.Request], flask.Response]) -> Callable[[flask.Request], flask.Response]:
+    @functools.wraps(fn)
+    def wrapper(request: flask.Request) -> flask.Response:
+        try:
+            return fn(request)
+        except ApiError as err:
+            return error_response(err)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return json_response({"error": {"code": "internal", "message": "internal error; it has been logged"}}, 500)
+
+    return wrapper
+
+
+class Router:
+    """Routes within one endpoint family (one function), using werkzeug's URL map."""
+
+    def __init__(self) -> None:
+        self._map = Map(strict_slashes=False)
+        self._handlers: dict[str, Callable[..., flask.Response]] = {}
+
+    def route(self, method: str, pattern: str) -> Callable:
+        def register(handler: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
+            endpoint_name = f"{method} {pattern}"
+            self._map.add(Rule(pattern, methods=[method], endpoint=endpoint_name))
+            self._handlers[endpoint_name] = handler
+            return handler
+
+        return register
+
+    def dispatch(self, request: flask.Request) -> flask.Response:
+        adapter = self._map.bind("local", path_info=request.path)
+        try:
+            name, args = adapter.match(method=request.method)
+        except NotFound:
+            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}", "path") from None
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}", "method") from None
+        return self._handlers[name](request, **args)

@@ -1,0 +1,1 @@
+"""What users see: travel, groups and further catalogues, each built on shared.engine."""

@@ -1,0 +1,93 @@
+"""One settings object, built from the environment only.
+
+Locally the emulator stack exports the same variables the cloud deployment sets, so no
+code path asks "am I local?": only the values differ.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    region: str
+    database_url: str
+    redis_url: str
+    qdrant_url: str
+    pubsub_emulator_host: str
+    tasks_emulator_host: str
+    storage_emulator_host: str
+    tasks_service_account: str
+    anthropic_api_key: str
+    anthropic_base_url: str
+    data_dir: Path
+    model_dir: Path
+    function_urls: dict[str, str] = field(default_factory=dict)
+    daily_llm_budget_usd: float = 5.0
+    places_daily_cap: int = 500
+    places_api_key: str = ""
+    places_base_url: str = "https://places.googleapis.com"
+
+    def function_url(self, name: str) -> str:
+        """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
+        try:
+            return self.function_urls[name]
+        except KeyError:
+            raise LookupError(
+                f"no URL for function {name!r}: set FUNCTION_URL_{name.upper()} "
+                "(the local stack exports it; in the cloud Pulumi sets it)"
+            ) from None
+
+
+def load_settings() -> Settings:
+    function_urls = {
+        key[len("FUNCTION_URL_"):].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith("FUNCTION_URL_") and value
+    }
+    return Settings(
+        project=_env("GOOGLE_CLOUD_PROJECT", "concierge-local"),
+        region=_env("GOOGLE_CLOUD_REGION", "europe-west1"),
+        database_url=_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:54329/concierge"),
+        redis_url=_env("REDIS_URL", "redis://127.0.0.1:63799/0"),
+        qdrant_url=_env("QDRANT_URL", "http://127.0.0.1:63333"),
+        pubsub_emulator_host=_env("PUBSUB_EMULATOR_HOST"),
+        tasks_emulator_host=_env("CLOUD_TASKS_EMULATOR_HOST"),
+        storage_emulator_host=_env("STORAGE_EMULATOR_HOST"),
+        tasks_service_account=_env("TASKS_SERVICE_ACCOUNT"),
+        anthropic_api_key=_env("ANTHROPIC_API_KEY"),
+        anthropic_base_url=_env("ANTHROPIC_BASE_URL"),
+        data_dir=Path(_env("CONCIERGE_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data"))),
+        model_dir=Path(_env("CONCIERGE_MODEL_DIR", str(REPO_ROOT / ".cache" / "models"))),
+        function_urls=function_urls,
+        daily_llm_budget_usd=float(_env("LLM_DAILY_BUDGET_USD", "5.0")),
+        places_daily_cap=_int("PLACES_DAILY_CAP", 500),
+        places_api_key=_env("PLACES_API_KEY"),
+        places_base_url=_env("PLACES_BASE_URL", "https://places.googleapis.com"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests that change the environment call get_settings.cache_clear()."""
+    return load_settings()
