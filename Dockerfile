@@ -1,0 +1,18 @@
+# The one image every Cloud Run function and job runs. A function is this image with FUNCTION_SOURCE
+# (functions/<name>/main.py) and FUNCTION_TARGET set; a job overrides the command (python -m jobs.<name>.main).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORT=8080
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY functions ./functions
+COPY jobs ./jobs
+COPY vertex ./vertex
+COPY emulators/__init__.py ./emulators/__init__.py
+COPY infra/__init__.py ./infra/__init__.py
+COPY infra/pulumi/__init__.py infra/pulumi/declaration.py infra/pulumi/openapi.py infra/pulumi/resources.yaml infra/pulumi/openapi.yaml ./infra/pulumi/
+RUN pip install --no-cache-dir .
+# Model files exported at build time (cloudbuild's build step runs the export into .cache/models first).
+COPY .cache/models ./.cache/models
+ENV CONCIERGE_MODEL_DIR=/app/.cache/models
+CMD ["sh", "-c", "exec functions-framework --source ${FUNCTION_SOURCE} --target ${FUNCTION_TARGET:-handle} --port ${PORT}"]

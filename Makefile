@@ -1,0 +1,54 @@
+# The two set-up commands of the README:
+#   make demo   install everything, bring the local stack up, seed Seattle and plan a trip
+#   make test   install everything and run the test suite
+# Everything goes into .venv (and .venv-tasks for the Cloud Tasks emulator, which pins protobuf<5).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TASKS_STAMP := .venv-tasks/.installed
+MODEL_STAMP := .cache/models/.exported
+
+.PHONY: install demo test up down status bench clean
+
+install: $(STAMP) $(TASKS_STAMP) $(MODEL_STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 or 3.12 is needed (set PYTHON=...)")'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python packages into $(VENV) (first run takes a few minutes)..."
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q --progress-bar off -e ".[local,trainer,infra,dev]"
+	@touch $(STAMP)
+
+$(TASKS_STAMP):
+	@test -d .venv-tasks || $(PYTHON) -m venv .venv-tasks
+	@.venv-tasks/bin/pip install -q gcloud-tasks-emulator==0.6.2
+	@touch $(TASKS_STAMP)
+
+$(MODEL_STAMP): $(STAMP)
+	@echo "exporting all-MiniLM-L6-v2 to ONNX (once)..."
+	@$(PY) -m shared.engine.embeddings.export
+	@touch $(MODEL_STAMP)
+
+demo: install
+	@$(PY) -m emulators.demo
+
+up: install
+	@$(PY) -m emulators.cli up
+
+down:
+	@$(PY) -m emulators.cli down
+
+status:
+	@$(PY) -m emulators.cli status
+
+test: install
+	@$(PY) -m pytest -q
+
+bench: install
+	@$(PY) bench/run_all.py
+
+clean: down
+	rm -rf .local .cache
