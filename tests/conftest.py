@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +18,19 @@ from emulators.procs import ProcessTable
 from emulators.stack import Stack, free_port
 
 
+def _own_temp_dir(prefix: str) -> Path:
+    """Outside pytest's basetemp: that one is private to root (0700), which the unprivileged Postgres user
+    cannot traverse, and concurrent pytest sessions prune each other's numbered folders."""
+    return Path(tempfile.mkdtemp(prefix=f"concierge-{prefix}-"))
+
+
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory: pytest.TempPathFactory):
+def pg_dsn():
     from emulators.postgres import start_postgres
     from shared.db.migrate import apply_migrations
     from shared.settings import get_settings
 
-    state = tmp_path_factory.mktemp("pg")
+    state = _own_temp_dir("pg")
     table = ProcessTable(state)
     try:
         dsn = start_postgres(table, state / "data", free_port())
@@ -31,12 +40,14 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory):
         yield dsn
     finally:
         table.stop_all()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def stack(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
+def stack(pg_dsn: str):
     """The whole local stack; DATABASE_URL is the session's Postgres, everything else is started here."""
-    local = Stack(state_dir=tmp_path_factory.mktemp("stack"), dynamic_ports=True, scheduler=False,
+    state = _own_temp_dir("stack")
+    local = Stack(state_dir=state, dynamic_ports=True, scheduler=False,
                   progress=lambda _m: None)
     try:
         local.up()
@@ -44,3 +55,4 @@ def stack(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
         yield local
     finally:
         local.down(quiet=True)
+        shutil.rmtree(state, ignore_errors=True)

@@ -10,11 +10,15 @@ import pytest
 from emulators import services
 from emulators.procs import StackError
 from emulators.stack import Stack
+from tests.conftest import _own_temp_dir
 
 pytestmark = pytest.mark.integration
 
 
-def test_down_leaves_nothing_running(tmp_path, pg_dsn):
+def test_down_leaves_nothing_running(pg_dsn, monkeypatch):
+    tmp_path = _own_temp_dir("lifecycle")
+    for setting in ("REDIS_URL", "QDRANT_URL"):  # start its own, even when the session stack exported one
+        monkeypatch.delenv(setting, raising=False)
     stack = Stack(state_dir=tmp_path / "stack", dynamic_ports=True, scheduler=True, progress=lambda _m: None)
     stack.up()
     pids = [p.pid for p in stack.table.procs]

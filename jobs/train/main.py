@@ -1,0 +1,98 @@
+"""Cloud Run Job: train a ranker and register it as a candidate.
+
+The training itself is vertex/trainer/task.py. In the cloud (VERTEX_TRAINING_IMAGE set by Pulumi) it runs as a
+Vertex AI custom job on that image; locally the same entry point runs as a subprocess. Either way it writes a
+result document to the models bucket, which this job reads to register the candidate in model_registry.
+
+    python -m jobs.train.main --ranker bpr --dataset movielens-100k [--params '{"factors": 64}']
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+
+def trainer_args(args: argparse.Namespace, result_uri: str) -> list[str]:
+    out = ["--ranker", args.ranker, "--params", args.params, "--result-uri", result_uri]
+    out += ["--dataset", args.dataset] if args.dataset else ["--signals", args.signals]
+    if args.model_name:
+        out += ["--model-name", args.model_name]
+    return out
+
+
+def run_on_vertex(image: str, argv: list[str], run_id: str) -> None:
+    from google.cloud import aiplatform
+
+    from shared.adapters.storage import bucket_name
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    aiplatform.init(project=settings.project, location=settings.region,
+                    staging_bucket=f"gs://{bucket_name('models')}")
+    job = aiplatform.CustomJob(
+        display_name=f"train-{run_id}",
+        worker_pool_specs=[{
+            "machine_spec": {"machine_type": os.environ.get("VERTEX_MACHINE_TYPE", "n1-standard-8")},
+            "replica_count": 1,
+            "container_spec": {"image_uri": image, "command": ["python", "-m", "vertex.trainer.task"], "args": argv},
+        }],
+    )
+    job.run(sync=True)
+
+
+def run_locally(argv: list[str]) -> None:
+    subprocess.run([sys.executable, "-m", "vertex.trainer.task", *argv], check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="train a ranker and register it as a candidate")
+    parser.add_argument("--ranker", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset")
+    source.add_argument("--signals", metavar="FROM:TO")
+    parser.add_argument("--params", default="{}")
+    parser.add_argument("--model-name", default=None)
+    args = parser.parse_args(argv)
+
+    from shared.adapters import storage
+    from shared.adapters.postgres import create_pool
+    from shared.engine.registry.store import RegistryConflict, register_candidate
+
+    run_id = uuid.uuid4().hex[:12]
+    result_path = f"runs/{run_id}/result.json"
+    result_uri = f"gs://{storage.bucket_name('models')}/{result_path}"
+    argv_trainer = trainer_args(args, result_uri)
+    image = os.environ.get("VERTEX_TRAINING_IMAGE")
+    print(f"train: run {run_id} on {'Vertex AI (' + image + ')' if image else 'a local subprocess'}", flush=True)
+    try:
+        (run_on_vertex(image, argv_trainer, run_id) if image else run_locally(argv_trainer))
+    except subprocess.CalledProcessError as exc:
+        print(f"train: the trainer failed with exit code {exc.returncode}; see its output above", file=sys.stderr)
+        return 1
+    result = json.loads(storage.read_bytes("models", result_path))
+
+    async def register():
+        pool = await create_pool(max_size=1)
+        try:
+            return await register_candidate(pool, result["model_name"], result["version"], result["artifact_path"],
+                                            metrics={"training": {"fit_seconds": result["fit_seconds"],
+                                                                  "dataset": result["dataset"],
+                                                                  "params": result["params"]}})
+        finally:
+            await pool.close()
+
+    try:
+        record = asyncio.run(register())
+        print(f"train: registered {record.served_by} as a candidate ({record.artifact_path})")
+    except RegistryConflict:
+        print(f"train: {result['model_name']}@{result['version']} was already registered (same code, params and data)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
