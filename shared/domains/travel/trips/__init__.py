@@ -1,0 +1,1 @@
+"""Trip planning: personas, archetypes, itinerary assembly, narratives, pivots and group compromise."""

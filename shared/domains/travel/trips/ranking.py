@@ -1,0 +1,157 @@
+"""Ranked results per (city, archetype), cached in Redis per (city, archetype, day part, trip day).
+
+A miss ranks once for the whole archetype (one ranker call), derives all 15 combinations from that
+ranking and stores them with the base (the full scored candidate set, kept for logging and for the
+venue records assembly needs). A hit reads them with one MGET and calls no ranker. Concurrent misses
+of the same archetype rank once: the first takes a short Redis lock, the others wait for its result.
+
+Warm users with a production ML model bypass the archetype cache: their ranking is personal.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from shared.domains.travel.trips.archetypes import ARCHETYPES
+from shared.domains.travel.trips.dayparts import DAY_PARTS
+from shared.domains.travel.trips.persona import compressed, template_description, Persona, persona_embedding, user_tower
+from shared.domains.travel.trips.scoring import derive_combo
+from shared.domains.travel.trips.venues import from_cache, retrieve, to_cache
+from shared.engine.serving.cache import MAX_CACHED_DAY, RankedCache, base_key, ranked_key
+from shared.engine.serving.router import RankerRouter
+from shared.engine.serving.types import Candidate, RankingContext, RankResult
+
+log = logging.getLogger(__name__)
+LOCK_WAIT_S = 3.0
+
+
+@dataclass
+class Ranking:
+    """One ranking and what assembly needs from it."""
+    city: str
+    archetype: str | None               # None for a personal (uncached) ranking
+    items: list[tuple[str, float, float]]   # (id, score, confidence), best first, the full candidate set
+    venues: dict[str, Candidate]
+    combos: dict[tuple[str, int], list[tuple[str, float]]]
+    ranker: str
+    model_version: str
+    served_by: str
+    fallback_reason: str | None
+    cache_hit: bool
+    ranker_calls: int = 0
+    base_id: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def combo(self, day_part: str, day: int) -> list[tuple[str, float]]:
+        return self.combos[(day_part, min(day, MAX_CACHED_DAY))]
+
+
+def default_vibe_encoder(texts: list[str]) -> np.ndarray:
+    from shared.engine.embeddings.encoder import get_encoder
+    from shared.engine.embeddings.vibe import get_projection
+
+    return get_projection().project(get_encoder().encode(texts))
+
+
+@lru_cache(maxsize=8)
+def archetype_persona(name: str) -> Persona:
+    tags = ARCHETYPES[name]
+    return Persona(tags, template_description(tags), "template", name, persona_embedding(tags, default_vibe_encoder))
+
+
+def _combos_from(items, venues, days: int) -> dict[tuple[str, int], list[tuple[str, float]]]:
+    base = [(i, s) for i, s, _ in items]
+    return {(p, d): derive_combo(base, venues, p, d) for p in DAY_PARTS for d in range(1, days + 1)}
+
+
+def _to_ranking(city, archetype, base: dict, combos: dict, hit: bool, calls: int) -> Ranking:
+    venues = {d["id"]: from_cache(d) for d in base["venues"]}
+    return Ranking(city, archetype, [tuple(x) for x in base["items"]], venues,
+                   {k: [tuple(x) for x in v] for k, v in combos.items()},
+                   base["ranker"], base["model_version"], base["served_by"], base.get("fallback_reason"), hit, calls,
+                   base.get("base_id"))
+
+
+async def rank_candidates(router: RankerRouter, ctx: RankingContext, cands: list[Candidate]) -> RankResult:
+    # the router may block on an LLM call for up to its budget: keep the event loop free meanwhile
+    return await asyncio.get_running_loop().run_in_executor(None, router.rank, ctx, cands)
+
+
+async def _compute_base(conn, qdrant, city: str, persona: Persona, router: RankerRouter, signal_count: int,
+                        user_id: str) -> tuple[dict, int]:
+    t0 = time.perf_counter()
+    query = user_tower(persona.embedding)
+    retrieval_error = None
+    try:
+        cands = await retrieve(conn, qdrant, city, query)
+    except Exception as exc:  # index missing or unreachable: an empty itinerary with the reason, never a 500
+        log.exception("retrieval failed for %s", city)
+        cands, retrieval_error = [], f"venue index unavailable for {city}: {type(exc).__name__}"
+    t1 = time.perf_counter()
+    ctx = RankingContext(user_id=user_id, signal_count=signal_count, persona_text=compressed(persona),
+                         tags=persona.tags.vibe_terms(), user_vector=query)
+    before = len(router.calls)
+    result = await rank_candidates(router, ctx, cands)
+    calls = len(router.calls) - before
+    base = {
+        "base_id": uuid.uuid4().hex,  # identifies this ranking: assembled plans cached on top of it name it
+        "items": [[i.id, i.score, i.confidence] for i in result.items],
+        "venues": [to_cache(c) for c in cands],
+        "ranker": result.ranker, "model_version": result.model_version, "served_by": result.served_by,
+        "fallback_reason": retrieval_error or result.fallback_reason,
+        "timings_ms": {"retrieval": round((t1 - t0) * 1000, 1), "ranking": round(result.latency_ms, 1)},
+    }
+    return base, calls
+
+
+async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str, days: int,
+                            router_factory: Callable[[], RankerRouter]) -> Ranking:
+    cache = RankedCache(redis)
+    days = min(days, MAX_CACHED_DAY)
+    wanted = [(p, d) for p in DAY_PARTS for d in range(1, days + 1)]
+    bkey = base_key(city, archetype)
+    keys = [bkey] + [ranked_key(city, archetype, p, d) for p, d in wanted]
+    values = cache.get_many(keys)
+    base, combo_vals = values[0], values[1:]
+    if base is not None and all(v is not None for v in combo_vals):
+        return _to_ranking(city, archetype, base, {k: v for k, v in zip(wanted, combo_vals)}, True, 0)
+    calls, computed = 0, False
+    if base is None:
+        locked = cache.acquire(bkey)
+        if not locked:  # someone else is ranking this archetype: wait for their result
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while time.monotonic() < deadline and base is None:
+                await asyncio.sleep(0.05)
+                base = cache.get_many([bkey])[0]
+        if base is None:
+            try:
+                base, calls = await _compute_base(conn, qdrant, city, archetype_persona(archetype), router_factory(),
+                                                  0, f"archetype:{archetype}")
+                computed = True
+            finally:
+                if locked:
+                    cache.release(bkey)
+    venues = {d["id"]: from_cache(d) for d in base["venues"]}
+    combos = _combos_from(base["items"], venues, MAX_CACHED_DAY)
+    to_store = {ranked_key(city, archetype, p, d): v for (p, d), v in combos.items()}
+    if computed and base["venues"]:
+        to_store[bkey] = base
+    elif not base["venues"]:
+        to_store = {}  # never cache an empty ranking: the index may be back on the next request
+    cache.set_many(to_store)
+    return _to_ranking(city, archetype, base, {k: combos[k] for k in wanted}, False, calls)
+
+
+async def personal_ranking(conn, qdrant, city: str, persona: Persona, user_id: str, signal_count: int,
+                           days: int, router: RankerRouter) -> Ranking:
+    base, calls = await _compute_base(conn, qdrant, city, persona, router, signal_count, user_id)
+    venues = {d["id"]: from_cache(d) for d in base["venues"]}
+    combos = _combos_from(base["items"], venues, min(days, MAX_CACHED_DAY))
+    return _to_ranking(city, None, base, combos, False, calls)

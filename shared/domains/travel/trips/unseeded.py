@@ -1,0 +1,119 @@
+"""Cities without a catalogue: plan from the cache-first Places client with generic quality signals.
+
+A known city that was never seeded still gets a trip: a few text searches (cache first, daily cap; see
+the catalogue's places_client) give venues with a type, rating and location. They have no vibe vector,
+so retrieval is the searches themselves and the heuristic ranker orders them by the persona's tags
+(mapped from Places types) and a generic quality score from the rating. The response says so
+(catalogue: "places_fallback"), and when Places cannot answer the itinerary is empty with the reason.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from shared.domains.travel.trips import store
+from shared.domains.travel.trips.itinerary import assemble
+from shared.engine.serving.heuristic import HeuristicRanker
+from shared.engine.serving.types import Candidate, RankingContext
+
+log = logging.getLogger(__name__)
+QUERIES = ("top sights in {city}", "best restaurants in {city}", "coffee shops in {city}", "bars in {city}",
+           "parks in {city}", "museums in {city}")
+TYPE_MAP = {  # Places type -> (category, vibe-taxonomy tags)
+    "cafe": ("drink", ("coffee", "cozy")), "coffee_shop": ("drink", ("coffee",)), "bakery": ("food", ("sweets", "breakfast-brunch")),
+    "bar": ("drink", ("nightlife", "cocktails")), "night_club": ("drink", ("nightlife", "late-night")),
+    "pub": ("drink", ("craft-beer",)), "brewery": ("drink", ("craft-beer",)), "wine_bar": ("drink", ("wine",)),
+    "restaurant": ("food", ("global-cuisine",)), "ramen_restaurant": ("food", ("global-cuisine",)),
+    "seafood_restaurant": ("food", ("seafood",)), "japanese_restaurant": ("food", ("global-cuisine",)),
+    "park": ("sight", ("outdoors", "nature")), "national_park": ("sight", ("nature", "outdoors", "scenic")),
+    "hiking_area": ("activity", ("nature", "active", "outdoors")), "beach": ("sight", ("waterfront", "outdoors")),
+    "museum": ("sight", ("museum", "rainy-day")), "art_gallery": ("sight", ("art",)),
+    "tourist_attraction": ("sight", ("iconic", "touristy")), "market": ("shopping", ("market",)),
+    "shopping_mall": ("shopping", ("shopping", "rainy-day")), "book_store": ("shopping", ("shopping", "quiet")),
+    "performing_arts_theater": ("activity", ("performing-arts",)), "zoo": ("sight", ("family", "outdoors")),
+    "aquarium": ("sight", ("family", "rainy-day")),
+}
+PRICE = {"PRICE_LEVEL_FREE": 0, "PRICE_LEVEL_INEXPENSIVE": 1, "PRICE_LEVEL_MODERATE": 2, "PRICE_LEVEL_EXPENSIVE": 3,
+         "PRICE_LEVEL_VERY_EXPENSIVE": 4}
+
+
+def candidate_from_place(place: dict) -> Candidate | None:
+    pid = place.get("id")
+    name = (place.get("displayName") or {}).get("text")
+    if not pid or not name:
+        return None
+    types = [place.get("primaryType")] + list(place.get("types") or [])
+    category, tags = "activity", ()
+    for t in types:
+        if t in TYPE_MAP:
+            category, tags = TYPE_MAP[t]
+            break
+    if category == "lodging":
+        return None
+    loc = place.get("location") or {}
+    rating = place.get("rating")
+    quality = 0.5 if not isinstance(rating, (int, float)) else max(0.0, min(1.0, (float(rating) - 3.0) / 2.0))
+    summary = ((place.get("editorialSummary") or {}).get("text") or "")[:300]
+    return Candidate(
+        id=f"places:{pid}", name=name, category=category, tags=tuple(tags), vector=None, retrieval_score=quality,
+        quality=quality, overrated=False, price_level=PRICE.get(place.get("priceLevel")),
+        lat=loc.get("latitude"), lon=loc.get("longitude"), hours=None,
+        extra={"text": f"{name} {summary}".lower(), "description": summary or None,
+               "address": place.get("formattedAddress"), "uncatalogued": True, "source": "places"},
+    )
+
+
+async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str | None]:
+    from shared.domains.travel.catalogue.places_client import PlacesClient, PlacesError
+
+    client = PlacesClient(pool, timeout_s=4.0)
+    seen: dict[str, Candidate] = {}
+    error = None
+    for q in QUERIES:
+        try:
+            answer = await client.search_text(q.format(city=city_name), max_results=20)
+        except PlacesError as exc:
+            error = str(exc)
+            break
+        for place in answer.data.get("places") or []:
+            c = candidate_from_place(place)
+            if c is not None and c.id not in seen:
+                seen[c.id] = c
+    return list(seen.values()), (None if seen else (error or "Places returned no venues for this city"))
+
+
+async def plan_unseeded(deps, conn, user_id, req, city_id, city_name, members, t0):
+    from shared.domains.travel.trips.planner import build_slots, render_days
+    from shared.domains.travel.trips.scoring import combine, derive_combo, personal_scores
+
+    cands, problem = await places_candidates(deps.pool, city_name)
+    persona = members[0][1]
+    ctx = RankingContext(user_id=user_id, signal_count=members[0][2], tags=persona.tags.vibe_terms())
+    items = HeuristicRanker().rank(ctx, cands)
+    pool = {c.id: c for c in cands}
+    base = [(i.id, i.score) for i in items]
+    personal = personal_scores(persona.tags.vibe_terms(), persona.tags.keywords(), None, pool)
+    plan = assemble(pool, lambda d, p: combine(derive_combo(base, pool, p, d), personal), req.days,
+                    persona.tags.slots_per_day, max_price_level=req.max_price_level)
+    reason = plan.empty_reason
+    if not plan.slots:
+        reason = f"{city_name} is not seeded and the Places fallback gave nothing usable: {problem or reason}"
+    version = "heuristic-v1+places-generic"
+    trip_id = store.new_trip_id()
+    slots = build_slots(trip_id, plan, members[:1], version)
+    await store.insert_trip(conn, {
+        "id": trip_id, "user_id": user_id, "city_id": city_id, "start_date": req.start_date,
+        "end_date": req.end_date, "request": req.model_dump(mode="json"), "served_by": "heuristic",
+        "model_version": version, "fallbacks": plan.fallbacks, "member_ids": [m[0] for m in members],
+        "meta": {"catalogue": "places_fallback", "empty_reason": reason},
+    }, slots)
+    body = {
+        "trip_id": trip_id, "city": {"id": city_id, "name": city_name}, "catalogue": "places_fallback",
+        "quality_signals": "generic (Places rating only)",
+        "start_date": req.start_date.isoformat(), "end_date": req.end_date.isoformat(), "status": "planned",
+        "days": render_days(req.start_date, req.days, slots), "served_by": "heuristic", "ranker": "heuristic",
+        "model_version": version, "fallback_reason": "city_not_seeded", "cache": {"hit": False, "ranker_calls": 1},
+        "persona": {"archetype": persona.archetype, "description": persona.description},
+        "empty_reason": reason, "timings_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)},
+    }
+    return body, version

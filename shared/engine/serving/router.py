@@ -1,0 +1,125 @@
+"""Which ranker serves a request, and what happens when it fails.
+
+Rules (correctness, not preference):
+- a cold user (fewer than COLD_THRESHOLD signals) never reaches an ML ranker;
+- cold users go to the LLM ranker when one is configured (API key) and the LLM budget is not spent;
+  on error, timeout or invalid output the heuristic ranker answers inside the same latency budget;
+- warm users go to the production ML ranker when one exists, arbitrated with the heuristic ranker:
+  both score the same candidates, scores are min-max normalised and blended with a weight that grows
+  with the user's history (more signals → more trust in the learned model). If the ML ranker fails,
+  the heuristic answers alone.
+Every result names the ranker, its model version and why a fallback happened, so responses can say so.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from shared.engine.serving.heuristic import HeuristicRanker
+from shared.engine.serving.types import (Candidate, OnlineRanker, RankedItem, RankerError, RankingContext,
+                                         RankResult)
+
+from shared.engine.events.schema import WARM_THRESHOLD as COLD_THRESHOLD  # one boundary, owned by events
+
+_pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="ranker")
+
+
+def is_cold(signal_count: int) -> bool:
+    return signal_count < COLD_THRESHOLD
+
+
+def arbitration_weight(signal_count: int) -> float:
+    """Weight of the ML ranker in the blend: 0.5 at the boundary, 0.9 from 100 signals on."""
+    return float(min(0.9, 0.5 + max(0, signal_count - COLD_THRESHOLD) / 200.0))
+
+
+def validate_full(items: list[RankedItem], candidates: list[Candidate]) -> None:
+    ids = [i.id for i in items]
+    if len(ids) != len(set(ids)):
+        raise RankerError("ranking repeats an id")
+    if set(ids) != {c.id for c in candidates}:
+        raise RankerError("ranking does not cover exactly the candidates")
+    if any(not np.isfinite(i.score) for i in items):
+        raise RankerError("ranking has a non-finite score")
+
+
+def _norm(items: list[RankedItem]) -> dict[str, float]:
+    if not items:
+        return {}
+    s = np.array([i.score for i in items], dtype=np.float64)
+    lo, hi = s.min(), s.max()
+    span = hi - lo if hi - lo > 1e-12 else 1.0
+    return {i.id: float((i.score - lo) / span) for i in items}
+
+
+class RankerRouter:
+    def __init__(
+        self,
+        heuristic: OnlineRanker | None = None,
+        llm: OnlineRanker | None = None,
+        ml: OnlineRanker | None = None,
+        *,
+        llm_budget_s: float = 4.0,
+        llm_allowed: bool = True,
+        on_call: Callable[[str], None] | None = None,
+    ):
+        self.heuristic = heuristic or HeuristicRanker()
+        self.llm = llm
+        self.ml = ml
+        self.llm_budget_s = llm_budget_s
+        self.llm_allowed = llm_allowed
+        self._on_call = on_call or (lambda name: None)
+        self.calls: list[str] = []   # every ranker invocation made through this router, in order
+
+    def _call(self, ranker: OnlineRanker, ctx: RankingContext, candidates: list[Candidate]) -> list[RankedItem]:
+        self.calls.append(ranker.name)
+        self._on_call(ranker.name)
+        items = ranker.rank(ctx, candidates)
+        validate_full(items, candidates)
+        return items
+
+    def _heuristic(self, ctx, candidates, t0, reason) -> RankResult:
+        items = self._call(self.heuristic, ctx, candidates)
+        return RankResult(items, self.heuristic.name, self.heuristic.version, "heuristic", reason,
+                          (time.perf_counter() - t0) * 1000)
+
+    def rank(self, ctx: RankingContext, candidates: list[Candidate]) -> RankResult:
+        t0 = time.perf_counter()
+        if not is_cold(ctx.signal_count) and self.ml is not None:
+            return self._arbitrate(ctx, candidates, t0)
+        if self.llm is None:
+            reason = "no_anthropic_key" if is_cold(ctx.signal_count) else "no_production_ml_model"
+            return self._heuristic(ctx, candidates, t0, reason)
+        if not self.llm_allowed:
+            return self._heuristic(ctx, candidates, t0, "llm_budget_exhausted")
+        future = _pool.submit(self._call, self.llm, ctx, candidates)
+        try:
+            items = future.result(timeout=self.llm_budget_s)
+        except cf.TimeoutError:
+            future.cancel()
+            return self._heuristic(ctx, candidates, t0, "llm_timeout")
+        except RankerError as exc:
+            return self._heuristic(ctx, candidates, t0, f"llm_invalid: {exc}"[:200])
+        except Exception as exc:
+            return self._heuristic(ctx, candidates, t0, f"llm_error: {type(exc).__name__}"[:200])
+        return RankResult(items, self.llm.name, self.llm.version, "llm", None, (time.perf_counter() - t0) * 1000)
+
+    def _arbitrate(self, ctx: RankingContext, candidates: list[Candidate], t0: float) -> RankResult:
+        assert self.ml is not None and not is_cold(ctx.signal_count)
+        try:
+            ml_items = self._call(self.ml, ctx, candidates)
+        except Exception as exc:
+            return self._heuristic(ctx, candidates, t0, f"ml_error: {type(exc).__name__}: {exc}"[:200])
+        h_items = self._call(self.heuristic, ctx, candidates)
+        w = arbitration_weight(ctx.signal_count)
+        ml_n, h_n = _norm(ml_items), _norm(h_items)
+        conf = {i.id: i.confidence for i in ml_items}
+        blended = sorted(
+            (RankedItem(c.id, round(w * ml_n[c.id] + (1 - w) * h_n[c.id], 6), conf.get(c.id, 0.0)) for c in candidates),
+            key=lambda i: -i.score,
+        )
+        version = f"{self.ml.version}+{self.heuristic.version}@w{w:.2f}"
+        return RankResult(blended, "ml", version, "ml+heuristic", None, (time.perf_counter() - t0) * 1000)
