@@ -1,0 +1,202 @@
+"""Our own nightly export (training-data bucket, signals/date=YYYY-MM-DD/*.parquet) as engine data.
+
+The export is written by the nightly_extract job; this module only reads it, and reads it defensively: unknown
+columns are ignored, missing optional columns become nulls, and types are cast to the one schema below, so the
+writer can add columns without breaking evaluation.
+
+Two views of the same rows:
+- `signals_dataset`: every row with an item is an interaction (weight, time, positive flag, day part, ...);
+- `logged_candidate_sets`: every generation's logged candidate set with the items that turned out positive.
+  A generation is a distinct (user, trip, candidate list); it starts at its earliest row. Its positives are the
+  positive rows (accept / thumbs_up / pivot_accept) of the same user and trip from that moment until the same
+  trip's next generation, restricted to the candidates. That matches "which of the 200 items it could have ranked
+  did the user actually take".
+"""
+from __future__ import annotations
+
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from shared.engine.data.candidates import CandidateSet, CandidateSets
+from shared.engine.data.dataset import InteractionDataset
+
+BUCKET = "training-data"
+PREFIX = "signals/"
+
+SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("user_id", pa.string()),
+        ("item_id", pa.string()),
+        ("signal_type", pa.string()),
+        ("weight", pa.float32()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("trip_id", pa.string()),
+        ("model_version", pa.string()),
+        ("time_to_action_ms", pa.int64()),
+        ("day_part", pa.string()),
+        ("candidates", pa.list_(pa.string())),
+        ("positive", pa.bool_()),
+    ]
+)
+REQUIRED = ("event_id", "user_id", "signal_type", "weight", "created_at")
+POSITIVE_TYPES = frozenset({"accept", "thumbs_up", "pivot_accept"})
+_DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})/")
+
+
+class SignalsExportError(ValueError):
+    pass
+
+
+def partition_path(day: date) -> str:
+    return f"{PREFIX}date={day.isoformat()}/"
+
+
+def conform(table: pa.Table, source: str = "export") -> pa.Table:
+    """Project any export file onto SCHEMA: extra columns dropped, optional ones filled with nulls, types cast."""
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise SignalsExportError(f"{source}: missing required column(s) {', '.join(missing)}")
+    cols = []
+    for fld in SCHEMA:
+        if fld.name in table.column_names:
+            col = table.column(fld.name)
+            if fld.name == "created_at" and pa.types.is_timestamp(col.type) and col.type.tz is None:
+                col = pc.assume_timezone(col, "UTC")  # naive timestamps in the export are UTC by contract
+            cols.append(col.cast(fld.type))
+        elif fld.name == "positive":
+            types = table.column("signal_type")
+            cols.append(pc.is_in(types, value_set=pa.array(sorted(POSITIVE_TYPES))))
+        elif fld.name == "candidates":
+            cols.append(pa.array([[] for _ in range(table.num_rows)], type=fld.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, type=fld.type))
+    return pa.Table.from_arrays(cols, schema=SCHEMA)
+
+
+def _days(start: date, end: date) -> Iterable[date]:
+    if end < start:
+        raise SignalsExportError(f"date range is empty: {start} > {end}")
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def read_export(start: date, end: date, root: Path | None = None) -> pa.Table:
+    """All partitions for start..end inclusive, from the training-data bucket, or from a local folder laid out the
+    same way (`root`/signals/date=.../*.parquet) when root is given. Missing days are skipped, not errors."""
+    tables = []
+    for day in _days(start, end):
+        if root is not None:
+            for path in sorted((root / partition_path(day)).glob("*.parquet")):
+                tables.append(conform(pq.read_table(path), str(path)))
+        else:
+            from shared.adapters import storage  # only the bucket path needs the GCS client
+
+            for name in storage.list_paths(BUCKET, partition_path(day)):
+                if name.endswith(".parquet"):
+                    raw = storage.read_bytes(BUCKET, name)
+                    tables.append(conform(pq.read_table(io.BytesIO(raw)), f"gs://{BUCKET}/{name}"))
+    if not tables:
+        return SCHEMA.empty_table()
+    return pa.concat_tables(tables)
+
+
+def signals_dataset(table: pa.Table, name: str = "signals") -> InteractionDataset:
+    """Rows with an item, in time order; the positive flag, signal type and logging context travel as context."""
+    table = conform(table) if table.schema != SCHEMA else table
+    table = table.filter(pc.is_valid(table.column("item_id")))
+    table = table.take(pc.sort_indices(table, sort_keys=[("created_at", "ascending"), ("event_id", "ascending")]))
+    ts = table.column("created_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+    def strings(col: str) -> np.ndarray:
+        return np.array(table.column(col).to_pylist(), dtype=object)
+
+    return InteractionDataset.from_columns(
+        name,
+        strings("user_id"),
+        strings("item_id"),
+        timestamps=ts,
+        weights=table.column("weight").to_numpy(zero_copy_only=False),
+        context={
+            "positive": table.column("positive").fill_null(False).to_numpy(zero_copy_only=False).astype(bool),
+            "signal_type": strings("signal_type"),
+            "trip_id": strings("trip_id"),
+            "model_version": strings("model_version"),
+            "day_part": strings("day_part"),
+            "event_id": strings("event_id"),
+        },
+    )
+
+
+def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> CandidateSets:
+    table = conform(table) if table.schema != SCHEMA else table
+    rows = table.to_pydict() if table.num_rows else {c: [] for c in SCHEMA.names}
+    n = table.num_rows
+    ts = table.column("created_at").cast(pa.int64()).to_numpy(zero_copy_only=False) if n else np.empty(0, np.int64)
+
+    # 1. generations: distinct (user, trip, candidate list), starting at their earliest row
+    generations: dict[tuple, dict] = {}
+    for r in range(n):
+        cands = rows["candidates"][r] or []
+        if not cands:
+            continue
+        key = (rows["user_id"][r], rows["trip_id"][r], tuple(cands))
+        g = generations.get(key)
+        if g is None or ts[r] < g["t"]:
+            generations[key] = {
+                "t": int(ts[r]),
+                "event_id": rows["event_id"][r],
+                "model_version": rows["model_version"][r],
+                "day_part": rows["day_part"][r],
+            }
+    by_thread: dict[tuple, list[tuple[int, tuple]]] = defaultdict(list)  # (user, trip) -> [(start, key)]
+    for key, g in generations.items():
+        by_thread[(key[0], key[1])].append((g["t"], key))
+    for lst in by_thread.values():
+        lst.sort()
+
+    # 2. positive rows, attributed to the latest generation of the same (user, trip) that started at or before them
+    positives: dict[tuple, set[str]] = defaultdict(set)
+    for r in range(n):
+        item = rows["item_id"][r]
+        if item is None or not rows["positive"][r]:
+            continue
+        thread = by_thread.get((rows["user_id"][r], rows["trip_id"][r]))
+        if not thread:
+            continue
+        starts = [t for t, _ in thread]
+        idx = int(np.searchsorted(starts, ts[r], side="right")) - 1
+        if idx >= 0:
+            positives[thread[idx][1]].add(item)
+
+    sets = []
+    for key, g in sorted(generations.items(), key=lambda kv: (kv[1]["t"], kv[1]["event_id"])):
+        user, trip, cands = key
+        sets.append(
+            CandidateSet(
+                user_id=user,
+                candidates=cands,
+                positives=frozenset(positives.get(key, set()) & set(cands)),
+                key=g["event_id"],
+                model_version=g["model_version"],
+                context={"trip_id": trip, "day_part": g["day_part"], "created_at_us": g["t"]},
+            )
+        )
+    return CandidateSets(name=name, sets=tuple(sets), params={"source": "logged"})
+
+
+def export_dates(paths: Iterable[str]) -> list[date]:
+    """Dates present in a listing of the bucket (used to report what a run actually read)."""
+    found = {m.group(1) for p in paths if (m := _DATE_DIR.search(p))}
+    return sorted(date.fromisoformat(d) for d in found)

@@ -1,0 +1,48 @@
+"""Rankers behind one interface (shared.engine.rankers.base.Ranker).
+
+Built in: popularity (the always-available fallback), als and bpr (via `implicit`), item_knn (via `implicit`) and
+ease. Other rankers (the LLM/heuristic cold-start ranker) subclass Ranker and decorate themselves with
+@register_ranker, which makes their artifacts loadable by `load_ranker`.
+"""
+from shared.engine.rankers.base import (
+    UNKNOWN_SCORE,
+    Manifest,
+    NotFittedError,
+    Ranker,
+    RankerError,
+    Recommendation,
+    available_rankers,
+    load_ranker,
+    ranker_class,
+    register_ranker,
+)
+from shared.engine.rankers.implicit_mf import ALSRanker, BPRRanker
+from shared.engine.rankers.matrix import MatrixRanker
+from shared.engine.rankers.neighbours import EASERanker, ItemKNNRanker
+from shared.engine.rankers.popularity import PopularityRanker
+
+
+def create_ranker(name: str, **params) -> Ranker:
+    """A fresh, unfitted ranker by name, e.g. create_ranker("ease", l2=300)."""
+    return ranker_class(name)(**params)
+
+
+__all__ = [
+    "ALSRanker",
+    "BPRRanker",
+    "EASERanker",
+    "ItemKNNRanker",
+    "Manifest",
+    "MatrixRanker",
+    "NotFittedError",
+    "PopularityRanker",
+    "Ranker",
+    "RankerError",
+    "Recommendation",
+    "UNKNOWN_SCORE",
+    "available_rankers",
+    "create_ranker",
+    "load_ranker",
+    "ranker_class",
+    "register_ranker",
+]
