@@ -109,7 +109,6 @@ def create_pubsub_resources(decl: Declaration, project: str, function_urls: dict
     """Topics and subscriptions as declared; push endpoints are the local function URLs."""
     from google.api_core import exceptions
     from google.cloud import pubsub_v1
-    from google.protobuf import duration_pb2
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
@@ -125,10 +124,9 @@ def create_pubsub_resources(decl: Declaration, project: str, function_urls: dict
             "name": subscriber.subscription_path(project, sub.name),
             "topic": publisher.topic_path(project, sub.topic),
             "ack_deadline_seconds": sub.ack_deadline_s,
-            "retry_policy": {
-                "minimum_backoff": duration_pb2.Duration(seconds=sub.min_backoff_s),
-                "maximum_backoff": duration_pb2.Duration(seconds=sub.max_backoff_s),
-            },
+            # No retry_policy here, although Pulumi deploys the declared one: the emulator (0.8.20, gcloud 528)
+            # strands push messages nacked under a retry policy, never redelivering nor dead-lettering them
+            # (measured: 0 of 10 redelivered after the endpoint was down 3 s; all 10 without the policy).
         }
         if sub.push_to:
             request["push_config"] = {"push_endpoint": function_urls[sub.push_to] + "/"}

@@ -21,6 +21,7 @@ from infra.pulumi.declaration import load, problems_in
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "stack"
 LOCAL_ADMIN_TOKEN = "local-admin-token"
+LOCAL_PSEUDONYM_SALT = "local-only-pseudonym-salt"  # the cloud's comes from Secret Manager
 EXTERNAL_SETTINGS = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL")
 
 # Fixed ports for the developer stack (a test stack asks for free ones instead).
@@ -92,6 +93,7 @@ class Stack:
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['tasks']}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['gcs']}",
             "ADMIN_TOKEN": os.environ.get("ADMIN_TOKEN", LOCAL_ADMIN_TOKEN),
+            "SIGNAL_PSEUDONYM_SALT": os.environ.get("SIGNAL_PSEUDONYM_SALT", LOCAL_PSEUDONYM_SALT),
             "CONCIERGE_GATEWAY_URL": f"http://127.0.0.1:{self.ports['gateway']}",
         }
         for key in EXTERNAL_SETTINGS + ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CONCIERGE_DATA_DIR",

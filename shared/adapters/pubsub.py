@@ -27,6 +27,11 @@ def publish_json(topic: str, payload: Any, **attributes: str) -> Future:
     return _publisher().publish(topic_path(topic), data, **attributes)
 
 
+def publish_bytes(topic: str, data: bytes, **attributes: str) -> Future:
+    """Publish an already-encoded message unchanged (dead-lettering and replay keep the original bytes)."""
+    return _publisher().publish(topic_path(topic), data, **attributes)
+
+
 def decode_push(envelope: dict) -> tuple[Any, dict[str, str], str]:
     """Unwrap a push-subscription request body into (payload, attributes, message_id).
 

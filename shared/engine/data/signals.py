@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from shared.engine.data.candidates import CandidateSet, CandidateSets
 from shared.engine.data.dataset import InteractionDataset
+from shared.engine.events.schema import POSITIVE_TYPES  # the one definition of a positive signal
 
 BUCKET = "training-data"
 PREFIX = "signals/"
@@ -49,7 +50,6 @@ SCHEMA = pa.schema(
     ]
 )
 REQUIRED = ("event_id", "user_id", "signal_type", "weight", "created_at")
-POSITIVE_TYPES = frozenset({"accept", "thumbs_up", "pivot_accept"})
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})/")
 
 

@@ -73,7 +73,7 @@ def signals_export(first_eval_day: date, train_days: int = 6, eval_days: int = 3
             other = items_of_cluster(1 - cluster_of_user(u, n_users), n_items)
             if offset < 0:
                 for k, i in enumerate(rng.choice(mine, size=3, replace=False)):
-                    rows.append(row(day, u, 10 + k, "accept", f"i{i:02d}", True, f"t{u:02d}-{offset}", []))
+                    rows.append(row(day, u, 10 + k, "slot_accept", f"i{i:02d}", True, f"t{u:02d}-{offset}", []))
             else:
                 trip = f"t{u:02d}-{offset}"
                 cands = [f"i{i:02d}" for i in rng.permutation(
@@ -81,7 +81,7 @@ def signals_export(first_eval_day: date, train_days: int = 6, eval_days: int = 3
                 rows.append(row(day, u, 5, "impression", None, False, trip, cands))
                 own = [c for c in cands if int(c[1:]) in mine]
                 for k, c in enumerate(rng.choice(own, size=int(rng.integers(1, 3)), replace=False)):
-                    rows.append(row(day, u, 20 + k, "accept", str(c), True, trip, []))
+                    rows.append(row(day, u, 20 + k, "slot_accept", str(c), True, trip, []))
                 rows.append(row(day, u, 40, "thumbs_down", cands[0], False, trip, []))
         table = pa.Table.from_pylist(rows)
         out[day] = table.set_column(

@@ -40,7 +40,7 @@ def test_read_export_ignores_extra_columns_and_skips_missing_days(export_root):
 
 def test_missing_optional_columns_are_filled_and_required_ones_refused():
     minimal = pa.table({
-        "event_id": ["e1"], "user_id": ["u"], "signal_type": ["accept"], "weight": [1.0],
+        "event_id": ["e1"], "user_id": ["u"], "signal_type": ["slot_accept"], "weight": [1.0],
         "created_at": pa.array([1_700_000_000_000_000], pa.timestamp("us")), "item_id": ["x"],
     })
     out = conform(minimal)

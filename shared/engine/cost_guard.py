@@ -1,0 +1,153 @@
+"""The LLM cost guard: every call's tokens and cost per UTC day and path, a spike alert, and a hard daily budget.
+
+- `record_llm_usage` is called after each LLM call. It upserts the day's row for (path, model) and, in the same
+  transaction, compares today's total with the rolling 7-day average. The first time in a day that today costs
+  more than twice that average, it writes one alert row, bumps the `llm_cost_spike_alerts` metric and emits a
+  structured WARNING log entry (Cloud Logging parses JSON lines on stdout; a log-based metric counts them).
+- `ranking_budget_exhausted` tells the ranker router to stop calling the LLM for the rest of the day once the
+  hard budget (settings.daily_llm_budget_usd) is spent; ranking then takes the heuristic path.
+
+Recording never breaks the request that made the call: a database failure is logged, not raised.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from shared.settings import get_settings
+
+log = logging.getLogger("concierge.cost_guard")
+
+SPIKE_FACTOR = Decimal(2)
+WINDOW_DAYS = 7
+ALERT_METRIC = "llm_cost_spike_alerts"
+
+_UPSERT = """
+INSERT INTO llm_usage AS u (day, path, model, calls, input_tokens, output_tokens, cost_usd)
+VALUES ($1, $2, $3, 1, $4, $5, $6)
+ON CONFLICT (day, path, model) DO UPDATE
+   SET calls = u.calls + 1,
+       input_tokens = u.input_tokens + EXCLUDED.input_tokens,
+       output_tokens = u.output_tokens + EXCLUDED.output_tokens,
+       cost_usd = u.cost_usd + EXCLUDED.cost_usd,
+       updated_at = now()
+"""
+
+_TOTALS = """
+SELECT coalesce(sum(cost_usd) FILTER (WHERE day = $1), 0) AS today,
+       coalesce(sum(cost_usd) FILTER (WHERE day < $1), 0) AS window_total,
+       (SELECT min(day) FROM llm_usage) AS first_day
+  FROM llm_usage
+ WHERE day >= $1 - $2::int AND day <= $1
+"""
+
+
+def today_utc() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def structured_log(severity: str, message: str, **fields: object) -> None:
+    """One JSON line on stdout: Cloud Run forwards it to Cloud Logging with this severity."""
+    entry = {"severity": severity, "message": message, **fields,
+             "time": datetime.now(timezone.utc).isoformat()}
+    sys.stdout.write(json.dumps(entry, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def rolling_average(window_total: Decimal, first_day: date | None, day: date) -> Decimal:
+    """The mean daily cost over the 7 days before `day`. Days without usage count as zero, but only days since
+    the first recorded usage count at all: a new deployment is not compared with days it did not exist."""
+    if first_day is None or first_day >= day:
+        return Decimal(0)
+    days = min(WINDOW_DAYS, (day - first_day).days)
+    return Decimal(window_total) / days
+
+
+def is_spike(today: Decimal, average: Decimal) -> bool:
+    return average > 0 and Decimal(today) > SPIKE_FACTOR * average
+
+
+def _validate(path: str, model: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
+    if not path or not model:
+        raise ValueError("record_llm_usage: path and model must be non-empty")
+    if input_tokens < 0 or output_tokens < 0 or cost_usd < 0:
+        raise ValueError("record_llm_usage: tokens and cost must be non-negative")
+
+
+async def record_llm_usage(
+    pool, *, path: str, model: str, input_tokens: int, output_tokens: int, cost_usd: float
+) -> None:
+    _validate(path, model, input_tokens, output_tokens, cost_usd)
+    day = today_utc()
+    try:
+        alert = await _record(pool, day, path[:128], model[:128], int(input_tokens), int(output_tokens),
+                              Decimal(str(cost_usd)))
+    except Exception:
+        log.exception("could not record LLM usage for path %s (%s); the call itself went through", path, model)
+        return
+    if alert is not None:
+        today, average = alert
+        structured_log(
+            "WARNING",
+            f"LLM cost spike: {today:.4f} USD today is more than {SPIKE_FACTOR}x the 7-day average "
+            f"of {average:.4f} USD",
+            alert="llm_cost_spike",
+            day=day.isoformat(),
+            cost_usd=float(today),
+            rolling_avg_usd=float(average),
+            threshold_usd=float(SPIKE_FACTOR * average),
+            triggered_by_path=path,
+            **{"logging.googleapis.com/labels": {"alert": "llm_cost_spike"}},
+        )
+
+
+async def _record(pool, day: date, path: str, model: str, input_tokens: int, output_tokens: int,
+                  cost: Decimal) -> tuple[Decimal, Decimal] | None:
+    """Upsert, then raise the day's alert at most once: the alert row's insert decides who raises it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_UPSERT, day, path, model, input_tokens, output_tokens, cost)
+        row = await conn.fetchrow(_TOTALS, day, WINDOW_DAYS)
+        average = rolling_average(row["window_total"], row["first_day"], day)
+        if not is_spike(row["today"], average):
+            return None
+        raised = await conn.fetchval(
+            "INSERT INTO llm_cost_alerts (day, cost_usd, rolling_avg_usd) VALUES ($1, $2, $3) "
+            "ON CONFLICT (day) DO NOTHING RETURNING day",
+            day, row["today"], average,
+        )
+        if raised is None:
+            return None
+        await conn.execute(
+            "INSERT INTO ops_metrics AS m (name, day, value) VALUES ($1, $2, 1) "
+            "ON CONFLICT (name, day) DO UPDATE SET value = m.value + 1, updated_at = now()",
+            ALERT_METRIC, day,
+        )
+        return Decimal(row["today"]), average
+
+
+async def spent_today(pool, day: date | None = None) -> Decimal:
+    value = await pool.fetchval("SELECT coalesce(sum(cost_usd), 0) FROM llm_usage WHERE day = $1", day or today_utc())
+    return Decimal(value)
+
+
+async def ranking_budget_exhausted(pool) -> bool:
+    """True once today's LLM spend reached the hard budget. Fails closed: if the spend cannot be read, ranking
+    takes the heuristic path (free) rather than risk an unbounded bill."""
+    budget = Decimal(str(get_settings().daily_llm_budget_usd))
+    try:
+        return await spent_today(pool) >= budget
+    except Exception:
+        log.exception("could not read today's LLM spend; treating the budget as exhausted")
+        return True
+
+
+async def usage_for_day(pool, day: date) -> list[dict]:
+    rows = await pool.fetch(
+        "SELECT path, model, calls, input_tokens, output_tokens, cost_usd FROM llm_usage WHERE day = $1 "
+        "ORDER BY path, model",
+        day,
+    )
+    return [dict(r) for r in rows]
