@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,21 +72,35 @@ def start_postgres(table: ProcessTable, data_dir: Path, port: int) -> str:
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
-    stale = pgdata / "postmaster.pid"
-    if stale.exists():
-        stale.unlink()  # a crashed earlier run; its PID is gone (down stops what it recorded)
+    lock = pgdata / "postmaster.pid"
+    if lock.exists():
+        holder = int(lock.read_text().split()[0] or 0)
+        if holder and _alive(holder):
+            raise StackError(f"another Postgres (pid {holder}) is using {pgdata}: stop it (`concierge-stack down`) first")
+        lock.unlink()  # left by a crashed earlier run
     argv = [
         str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), "-k", str(sock_dir),
         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
         "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=128MB",
     ]
-    proc = table.spawn("postgres", argv, port=port, user=user)
+    # SIGINT is Postgres' fast shutdown; SIGTERM would wait for every client (the functions' pools) to leave.
+    proc = table.spawn("postgres", argv, port=port, user=user, stop_signal=signal.SIGINT)
     from emulators.procs import wait_port
 
     wait_port(port, 30, proc, "postgres")
     _wait_accepting(bin_dir, port, user)
     _create_database(bin_dir, port, user)
     return f"postgresql://postgres@127.0.0.1:{port}/concierge"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def _demote(user: str):

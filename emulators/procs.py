@@ -28,6 +28,7 @@ class Proc:
     pid: int
     port: int | None
     log: str
+    stop_signal: int = signal.SIGTERM
 
 
 def port_holder(port: int) -> str | None:
@@ -99,6 +100,7 @@ class ProcessTable:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
     ) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
@@ -123,7 +125,7 @@ class ProcessTable:
             preexec_fn=preexec,
         )
         log.close()
-        self.procs.append(Proc(name=name, pid=proc.pid, port=port, log=str(log_path)))
+        self.procs.append(Proc(name=name, pid=proc.pid, port=port, log=str(log_path), stop_signal=int(stop_signal)))
         self.save()
         return proc
 
@@ -131,11 +133,12 @@ class ProcessTable:
         return [p for p in self.procs if psutil.pid_exists(p.pid) and _not_zombie(p.pid)]
 
     def stop_all(self, timeout: float = 8.0) -> list[str]:
-        """SIGTERM every recorded process group, then SIGKILL what is left; newest first."""
+        """Signal every recorded process group (SIGTERM, or the process's own stop signal), newest first,
+        then SIGKILL what is left after the timeout."""
         stopped = []
         for proc in reversed(self.procs):
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, proc.stop_signal)
                 stopped.append(proc.name)
             except (ProcessLookupError, PermissionError):
                 continue

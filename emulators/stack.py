@@ -105,7 +105,9 @@ class Stack:
         return env
 
     def export(self) -> None:
-        """Point this process's clients at the stack (tests and the demo run in-process code too)."""
+        """Point this process's clients at the stack (tests and the demo run in-process code too).
+        `down` withdraws what was exported, so a later stack in the same process starts its own services."""
+        self._exported = {k: v for k, v in self.env.items() if os.environ.get(k) != v}
         os.environ.update(self.env)
         from shared.settings import get_settings
 
@@ -276,6 +278,10 @@ class Stack:
 
     def down(self, quiet: bool = False) -> list[str]:
         stopped = self.table.stop_all()
+        for key, value in getattr(self, "_exported", {}).items():
+            if os.environ.get(key) == value:
+                del os.environ[key]
+        self._exported = {}
         saved = self.state_dir / "stack.json"
         if saved.exists():
             saved.unlink()

@@ -19,27 +19,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shared.engine.data.signals import SCHEMA as SIGNALS_SCHEMA
 from shared.engine.events.schema import POSITIVE_TYPES
 
 BUCKET = "training-data"
 ROW_GROUP = 50_000
 
-EXPORT_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("user_id", pa.string()),
-        ("item_id", pa.string()),
-        ("signal_type", pa.string()),
-        ("weight", pa.float32()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("trip_id", pa.string()),
-        ("model_version", pa.string()),
-        ("time_to_action_ms", pa.int64()),
-        ("day_part", pa.string()),
-        ("candidates", pa.list_(pa.string())),
-        ("positive", pa.bool_()),
-    ]
-)
+# The loader (shared.engine.data.signals) owns the format; the export writes exactly that schema.
+EXPORT_SCHEMA = SIGNALS_SCHEMA
 
 EXPORT_QUERY = """
 SELECT s.event_id, s.user_id, s.activity_node_id AS item_id, s.signal_type, s.weight, s.created_at, s.trip_id,

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.api.errors import field_path
 from shared.engine.events.anonymise import PSEUDONYM_PREFIX
 from shared.engine.events.schema import (
     ITEM_TYPES,
@@ -37,13 +38,7 @@ class ItemError:
 
 
 def _join(prefix: str, loc: tuple[Any, ...]) -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "body"
+    return field_path((prefix, *loc) if prefix else loc)
 
 
 def _invalid(prefix: str, loc: tuple[Any, ...], message: str) -> ItemError:
