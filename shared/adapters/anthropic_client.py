@@ -24,7 +24,7 @@ from shared.settings import get_settings
 log = logging.getLogger("concierge.anthropic")
 T = TypeVar("T")
 
-DEFAULT_MODEL = "claude-3-5-haiku-latest"
+DEFAULT_MODEL = "claude-haiku-4-5"  # claude-3-5-haiku-latest reaches end-of-life on 2026-02-19 (SDK warning)
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
 # USD per million tokens (input, output), by model-name prefix, longest prefix first. Public list prices.
@@ -242,19 +242,28 @@ class AnthropicClient:
                 message, attempts = self._create(
                     model=model,
                     max_tokens=max_tokens,
-                    temperature=temperature,
                     system=system,
                     messages=[{"role": "user", "content": prompt}],
                     tools=tools,
                     tool_choice={"type": "tool", "name": tool_name},
+                    # in the body rather than as a keyword: SDK releases differ on accepting it as one
+                    extra_body={"temperature": temperature},
                 )
             except AnthropicCallFailed as exc:
                 exc.usage = total + exc.usage
                 raise
-            usage = usage_from_reply(model, getattr(message, "usage", None))
-            usage.attempts = attempts
-            total = total + usage
+            except (ValueError, self._anthropic.APIResponseValidationError) as exc:
+                # A 200 whose body is not a Message (truncated or not JSON): malformed, tokens unknown.
+                message, problem = None, f"unparseable reply body: {exc}"
+                total = total + Usage(calls=1, attempts=1)
+            else:
+                usage = usage_from_reply(model, getattr(message, "usage", None))
+                usage.attempts = attempts
+                total = total + usage
+                problem = ""
             try:
+                if message is None:
+                    raise MalformedReply(problem)
                 block = next(
                     (b for b in message.content if getattr(b, "type", None) == "tool_use" and b.name == tool_name),
                     None,
@@ -265,7 +274,7 @@ class AnthropicClient:
                     raise MalformedReply("tool_use input is not a JSON object")
                 data = validate(block.input)
                 return StructuredResult(data, total, model, message.stop_reason, dict(block.input))
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 malformed_seen += 1
                 last_problem = str(exc)
                 log.warning("anthropic: malformed reply (%s), %d of %d retries used",

@@ -1,0 +1,217 @@
+"""Admin endpoints: seed a city on demand.
+
+POST /v1/admin/seed-city            {"city": "seattle", "sources": ["wikivoyage", ...]?, "limit": 200?, "tagger": "auto"?}
+    -> 202 {"run_id", "status": "queued", "city_id", "status_url"}: the run is recorded (seed_runs) and a task is
+       enqueued on the `seeding` Cloud Tasks queue, targeting this function's /tasks/seed-city.
+GET  /v1/admin/seed-city/{run_id}   -> 200 {"run_id", "status", "progress", "summary", "error", ...}
+POST /tasks/seed-city               {"run_id"} — the Cloud Tasks handler (not routed by the gateway; in the cloud only
+                                     the queue's service account may invoke the function). It claims a queued run
+                                     exactly once, runs the same library code as the seed_city job, writes progress as
+                                     it goes and the summary at the end. A redelivered task for a claimed run is a no-op.
+
+Admin credential: header X-Admin-Token must equal the ADMIN_TOKEN secret — 401 when the header is missing, 403 when
+it is wrong (or when no ADMIN_TOKEN is configured at all, which disables the admin API).
+"""
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from typing import Any
+
+import flask
+import functions_framework
+
+from shared.api.errors import ApiError, bad_request, forbidden, not_found
+from shared.api.http import Router, endpoint, json_body, json_response
+
+router = Router()
+ADMIN_HEADER = "X-Admin-Token"
+SEEDING_QUEUE = "seeding"
+TASK_PATH = "/tasks/seed-city"
+TAGGERS = ("auto", "offline", "anthropic", "student")
+MAX_LIMIT = 100_000
+PROGRESS_EVERY_S = 0.5
+
+
+def require_admin(request: flask.Request) -> None:
+    from shared.adapters.secrets import get_secret
+
+    given = request.headers.get(ADMIN_HEADER)
+    if not given:
+        raise ApiError(401, "unauthenticated", f"admin credential required in the {ADMIN_HEADER} header", ADMIN_HEADER)
+    expected = get_secret("ADMIN_TOKEN")
+    if not expected:
+        raise forbidden("the admin API is disabled: no ADMIN_TOKEN is configured")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(403, "permission_denied", "the admin credential is not valid", ADMIN_HEADER)
+
+
+def _validate(body: Any) -> dict[str, Any]:
+    from shared.domains.travel.catalogue.cities import UnknownCity, resolve_city
+    from shared.domains.travel.catalogue.pipeline import parse_sources
+    from shared.settings import get_settings
+
+    if not isinstance(body, dict):
+        raise bad_request("body: expected a JSON object like {\"city\": \"seattle\"}", "body")
+    unknown = sorted(set(body) - {"city", "sources", "limit", "tagger"})
+    if unknown:
+        raise bad_request(f"{unknown[0]}: unexpected field", unknown[0])
+    city = body.get("city")
+    if not isinstance(city, str) or not city.strip() or len(city) > 100:
+        raise bad_request("city: required, a city name or id such as \"seattle\"", "city")
+    sources = body.get("sources")
+    if sources is not None and not (isinstance(sources, str) or
+                                    (isinstance(sources, list) and all(isinstance(s, str) for s in sources))):
+        raise bad_request("sources: a list of source names or a comma-separated string", "sources")
+    try:
+        source_list = parse_sources(sources)
+    except ValueError as exc:
+        raise bad_request(f"sources: {exc}", "sources") from None
+    try:
+        city_obj = resolve_city(city, get_settings().data_dir, allow_new="places" in source_list)
+    except UnknownCity as exc:
+        raise bad_request(f"city: {exc}", "city", [{"suggestions": exc.suggestions}] if exc.suggestions else None) from None
+    limit = body.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT):
+        raise bad_request(f"limit: a whole number of venues between 1 and {MAX_LIMIT}", "limit")
+    tagger = body.get("tagger", "auto")
+    if tagger not in TAGGERS:
+        raise bad_request(f"tagger: one of {', '.join(TAGGERS)}", "tagger")
+    return {"city_id": city_obj.id, "sources": source_list, "limit": limit, "tagger": tagger}
+
+
+def _requested_by(request: flask.Request) -> str | None:
+    from shared.api.http import current_user
+
+    try:
+        return current_user(request)
+    except ApiError:
+        return None
+
+
+def _run_view(row) -> dict[str, Any]:
+    return {
+        "run_id": row["id"], "city_id": row["city_id"], "sources": list(row["sources"]), "limit": row["venue_limit"],
+        "status": row["status"], "progress": row["progress"], "summary": row["summary"], "error": row["error"],
+        "created_at": row["created_at"], "started_at": row["started_at"], "finished_at": row["finished_at"],
+    }
+
+
+@router.route("POST", "/v1/admin/seed-city")
+def request_seeding(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    spec = _validate(json_body(request))
+
+    from shared.adapters.aio import run_sync
+    from shared.adapters.postgres import get_pool
+    from shared.adapters.tasks import enqueue_http
+    from shared.settings import get_settings
+
+    run_id = f"seed-{uuid.uuid4().hex[:20]}"
+
+    async def record() -> None:
+        pool = await get_pool()
+        await pool.execute(
+            "INSERT INTO seed_runs (id, city_id, sources, venue_limit, status, progress, requested_by) "
+            "VALUES ($1, $2, $3, $4, 'queued', $5, $6)",
+            run_id, spec["city_id"], spec["sources"], spec["limit"], {"stage": "queued", "tagger": spec["tagger"]},
+            _requested_by(request),
+        )
+
+    async def forget() -> None:
+        pool = await get_pool()
+        await pool.execute("DELETE FROM seed_runs WHERE id = $1 AND status = 'queued'", run_id)
+
+    run_sync(record())
+    try:
+        url = get_settings().function_url("admin") + TASK_PATH
+        enqueue_http(SEEDING_QUEUE, url, {"run_id": run_id}, task_id=run_id)
+    except Exception as exc:
+        run_sync(forget())  # nothing half-written: no queued run without a task
+        raise ApiError(503, "unavailable", f"could not enqueue the seeding task ({type(exc).__name__}); retry") from exc
+    return json_response({"run_id": run_id, "status": "queued", "city_id": spec["city_id"],
+                          "status_url": f"/v1/admin/seed-city/{run_id}"}, 202)
+
+
+@router.route("GET", "/v1/admin/seed-city/<run_id>")
+def seeding_status(request: flask.Request, run_id: str) -> flask.Response:
+    require_admin(request)
+    if len(run_id) > 64:
+        raise bad_request("run_id: too long", "run_id")
+    from shared.adapters.aio import run_sync
+    from shared.adapters.postgres import get_pool
+
+    async def fetch():
+        return await (await get_pool()).fetchrow("SELECT * FROM seed_runs WHERE id = $1", run_id)
+
+    row = run_sync(fetch())
+    if row is None:
+        raise not_found(f"run_id: no seeding run {run_id!r}", "run_id")
+    return json_response(_run_view(row))
+
+
+@router.route("POST", TASK_PATH)
+def run_seeding_task(request: flask.Request) -> flask.Response:
+    body = json_body(request)
+    run_id = body.get("run_id") if isinstance(body, dict) else None
+    if not isinstance(run_id, str) or not run_id:
+        raise bad_request("run_id: required", "run_id")
+
+    from shared.adapters.aio import run_sync
+    from shared.adapters.postgres import get_pool
+
+    async def claim():
+        pool = await get_pool()
+        row = await pool.fetchrow(
+            "UPDATE seed_runs SET status = 'running', started_at = now(), updated_at = now(), "
+            "progress = progress || '{\"stage\": \"starting\"}'::jsonb "
+            "WHERE id = $1 AND status = 'queued' RETURNING *", run_id)
+        if row is None:
+            return None, await pool.fetchval("SELECT status FROM seed_runs WHERE id = $1", run_id)
+        return row, "running"
+
+    row, status = run_sync(claim())
+    if row is None:
+        # Unknown, or already claimed by an earlier delivery: acknowledge so Cloud Tasks stops redelivering.
+        return json_response({"run_id": run_id, "status": status or "unknown", "ran": False})
+    summary = run_sync(_seed(row), timeout=None)
+    return json_response({"run_id": run_id, "status": summary["status"], "ran": True})
+
+
+async def _seed(row) -> dict[str, Any]:
+    from shared.adapters.postgres import get_pool
+    from shared.domains.travel.catalogue.pipeline import seed_city
+
+    pool = await get_pool()
+    run_id = row["id"]
+    tagger = (row["progress"] or {}).get("tagger", "auto")
+    last = [0.0]
+
+    async def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and done < total:
+            return
+        last[0] = now
+        await pool.execute("UPDATE seed_runs SET progress = $2, updated_at = now() WHERE id = $1", run_id,
+                           {"stage": stage, "done": done, "total": total, "tagger": tagger})
+
+    try:
+        summary = await seed_city(row["city_id"], sources=list(row["sources"]), limit=row["venue_limit"],
+                                  tagger=tagger, pool=pool, progress=progress)
+    except Exception as exc:  # the run's record carries the failure; the task itself is done
+        await pool.execute(
+            "UPDATE seed_runs SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1",
+            run_id, f"{type(exc).__name__}: {exc}"[:2000])
+        return {"status": "failed"}
+    await pool.execute(
+        "UPDATE seed_runs SET status = 'succeeded', summary = $2, finished_at = now(), updated_at = now(), "
+        "progress = $3 WHERE id = $1",
+        run_id, summary.as_dict(), {"stage": "done", "done": summary.venues, "total": summary.venues, "tagger": tagger})
+    return {"status": "succeeded"}
+
+
+@functions_framework.http
+@endpoint
+def handle(request: flask.Request) -> flask.Response:
+    return router.dispatch(request)
