@@ -47,8 +47,13 @@ status:
 test: install
 	@$(PY) -m pytest -q
 
+# Heavy benchmarks: never part of `make test`; each writes bench/results/<name>.json.
 bench: install
-	@$(PY) bench/run_all.py
+	$(PY) bench/stack_bench.py
+	$(PY) bench/seed_bench.py
+	$(PY) bench/trips_bench.py
+	$(PY) bench/signals_load.py
+	$(PY) bench/engine_bench.py
 
 clean: down
 	rm -rf .local .cache

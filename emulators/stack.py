@@ -36,6 +36,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _reset_clients() -> None:
+    """Settings and adapter clients are cached per process; rebuild them after the environment changes."""
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    for module in ("shared.adapters.pubsub", "shared.adapters.tasks", "shared.adapters.storage",
+                   "shared.adapters.redis_cache", "shared.adapters.qdrant"):
+        mod = sys.modules.get(module)
+        for attr in ("_publisher", "_client", "get_storage", "_cached"):
+            fn = getattr(mod, attr, None) if mod else None
+            if fn is not None and hasattr(fn, "cache_clear"):
+                fn.cache_clear()
+
+
 @dataclass
 class Stack:
     state_dir: Path = DEFAULT_STATE_DIR
@@ -107,18 +121,22 @@ class Stack:
     def export(self) -> None:
         """Point this process's clients at the stack (tests and the demo run in-process code too).
         `down` withdraws what was exported, so a later stack in the same process starts its own services."""
-        self._exported = {k: v for k, v in self.env.items() if os.environ.get(k) != v}
+        if not getattr(self, "_previous", None):
+            self._previous = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
-        from shared.settings import get_settings
+        _reset_clients()
 
-        get_settings.cache_clear()
-        for module in ("shared.adapters.pubsub", "shared.adapters.tasks", "shared.adapters.storage",
-                       "shared.adapters.redis_cache", "shared.adapters.qdrant"):
-            mod = sys.modules.get(module)
-            for attr in ("_publisher", "_client", "get_storage", "_cached"):
-                fn = getattr(mod, attr, None) if mod else None
-                if fn is not None and hasattr(fn, "cache_clear"):
-                    fn.cache_clear()
+    def _withdraw_env(self) -> None:
+        """Put back what export() replaced (another stack's settings, or nothing), then rebuild clients."""
+        for key, before in (getattr(self, "_previous", None) or {}).items():
+            if os.environ.get(key) != self.env.get(key):
+                continue  # changed since by someone else: leave it
+            if before is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = before
+        self._previous = {}
+        _reset_clients()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -278,10 +296,7 @@ class Stack:
 
     def down(self, quiet: bool = False) -> list[str]:
         stopped = self.table.stop_all()
-        for key, value in getattr(self, "_exported", {}).items():
-            if os.environ.get(key) == value:
-                del os.environ[key]
-        self._exported = {}
+        self._withdraw_env()
         saved = self.state_dir / "stack.json"
         if saved.exists():
             saved.unlink()

@@ -35,6 +35,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture(scope="module")
 def declared():
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())  # an earlier asyncio.run() leaves none; Pulumi needs one
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="concierge", stack="test", preview=False)
     from infra.pulumi.program import DeployConfig, build
