@@ -42,17 +42,17 @@ def plan_trip(stack: Stack) -> None:
     if resp.status_code >= 400:
         raise StackError(f"planning failed: {resp.status_code} {resp.text[:500]}")
     trip = resp.json()
-    print(f"trip {trip.get('id')} ({resp.status_code}); X-Model-Version: {resp.headers.get('X-Model-Version')}; "
-          f"served_by: {trip.get('served_by')}")
+    print(f"trip {trip.get('trip_id')} ({resp.status_code}); X-Model-Version: {resp.headers.get('X-Model-Version')}; "
+          f"served_by: {trip.get('served_by')} ({trip.get('fallback_reason') or 'primary ranker'})")
     for day in trip.get("days", []):
-        print(f"\n  Day {day.get('day_number')} ({day.get('date', '')})")
+        print(f"\n  Day {day.get('day')} ({day.get('date', '')})")
         for slot in day.get("slots", []):
             venue = slot.get("venue") or {}
             print(f"    {slot.get('day_part', ''):<9} {venue.get('name', '?')}")
             if slot.get("narrative"):
                 print(f"              {slot['narrative']}")
-    if trip.get("reason"):
-        print(f"\n  note: {trip['reason']}")
+    if trip.get("empty_reason"):
+        print(f"\n  note: {trip['empty_reason']}")
 
 
 def main() -> int:

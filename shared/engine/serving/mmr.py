@@ -38,6 +38,13 @@ def _unit_matrix(items: Sequence[Candidate]) -> np.ndarray | None:
     return m / np.where(n == 0, 1.0, n)
 
 
+def _unit_scaled(scores: dict[str, float]) -> dict[str, float]:
+    low, high = min(scores.values()), max(scores.values())
+    if high - low < 1e-12:
+        return {key: 1.0 for key in scores}
+    return {key: (value - low) / (high - low) for key, value in scores.items()}
+
+
 def mmr_select(
     candidates: Sequence[Candidate],
     relevance: dict[str, float],
@@ -49,10 +56,13 @@ def mmr_select(
 ) -> list[Candidate]:
     """Greedy MMR: pick k items maximising lambda*rel - (1-lambda)*max_sim(chosen ∪ already).
 
-    Vectorised when every item has a vector (one matrix product per pick); otherwise pairwise."""
+    Relevance is min-max scaled to [0, 1] over the pool first: MMR trades relevance against a similarity in
+    [0, 1], and a ranker's raw scores (keyword boosts push them past 1) would otherwise drown the diversity
+    term. Vectorised when every item has a vector (one matrix product per pick); otherwise pairwise."""
     pool = [c for c in candidates if allowed is None or allowed(c)]
     if not pool or k <= 0:
         return []
+    relevance = _unit_scaled({c.id: relevance.get(c.id, 0.0) for c in pool})
     mat = _unit_matrix(pool)
     ctx_mat = _unit_matrix(list(already)) if already else None
     if mat is not None and (not already or ctx_mat is not None):
