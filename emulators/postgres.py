@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from emulators.procs import ProcessTable, StackError
+from emulators.procs import ProcessTable, StackError, demote
 
 
 def pg_bin_dir() -> Path:
@@ -68,7 +68,7 @@ def start_postgres(table: ProcessTable, data_dir: Path, port: int) -> str:
             _chown_tree(data_dir, user)
         cmd = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
         result = subprocess.run(
-            cmd, capture_output=True, text=True, preexec_fn=_demote(user) if user else None
+            cmd, capture_output=True, text=True, preexec_fn=demote(user) if user else None
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
@@ -101,17 +101,6 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-
-
-def _demote(user: str):
-    pw = pwd.getpwnam(user)
-
-    def fn() -> None:
-        os.setgid(pw.pw_gid)
-        os.setgroups([])
-        os.setuid(pw.pw_uid)
-
-    return fn
 
 
 def _psql(bin_dir: Path, port: int, user: str | None, sql: str, db: str = "postgres") -> subprocess.CompletedProcess:

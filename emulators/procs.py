@@ -63,17 +63,18 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None, n
     raise StackError(f"{name or 'process'} did not listen on port {port} within {timeout:.0f}s")
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception as exc:  # the service is still coming up
-            last = exc
-        time.sleep(0.1)
-    raise StackError(f"{what} was not ready within {timeout:.0f}s" + (f": {last}" if last else ""))
+def demote(user: str) -> Callable[[], None]:
+    """A preexec_fn that drops root to `user` (embedded Postgres refuses to run as root)."""
+    import pwd
+
+    pw = pwd.getpwnam(user)
+
+    def drop() -> None:
+        os.setgid(pw.pw_gid)
+        os.setgroups([])
+        os.setuid(pw.pw_uid)
+
+    return drop
 
 
 class ProcessTable:
@@ -105,15 +106,7 @@ class ProcessTable:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         log = open(log_path, "ab")
-        preexec = None
-        if user is not None:
-            pw = __import__("pwd").getpwnam(user)
-
-            def preexec() -> None:  # drop privileges: embedded Postgres refuses to run as root
-                os.setgid(pw.pw_gid)
-                os.setgroups([])
-                os.setuid(pw.pw_uid)
-
+        preexec = demote(user) if user is not None else None
         proc = subprocess.Popen(
             list(argv),
             stdout=log,

@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from emulators.procs import ProcessTable, StackError, wait_port, wait_until
+from emulators.procs import ProcessTable, StackError, wait_port
 from infra.pulumi.declaration import Declaration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -205,9 +205,3 @@ def _py_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     env.update(extra or {})
     return env
-
-
-def wait_http_ok(url: str, timeout: float, what: str) -> None:
-    import httpx
-
-    wait_until(lambda: httpx.get(url, timeout=1).status_code < 500, timeout, what)

@@ -33,6 +33,22 @@ def _deps():
     return make
 
 
+def _owned_trip(trip_id: str, user: str):
+    """The caller's trip and its slots; 404 (never 403) for a trip that is missing or someone else's."""
+    from shared.adapters.aio import run_sync
+    from shared.adapters.postgres import get_pool
+    from shared.domains.travel.trips import store
+
+    async def go():
+        async with (await get_pool()).acquire() as conn:
+            return await store.load_trip_for(conn, trip_id, user)
+
+    found = run_sync(go())
+    if found is None:
+        raise not_found(f"no trip {trip_id!r} for this user", "trip_id")
+    return found
+
+
 def _respond(body: dict, model_version: str, status: int = 200) -> flask.Response:
     return json_response(body, status, {"X-Model-Version": model_version or "none"})
 
@@ -56,21 +72,11 @@ def create_trip(request: flask.Request) -> flask.Response:
 
 @router.route("GET", "/v1/trips/<trip_id>")
 def get_trip(request: flask.Request, trip_id: str) -> flask.Response:
-    from shared.adapters.aio import run_sync
-    from shared.adapters.postgres import get_pool
-    from shared.domains.travel.trips import store
     from shared.domains.travel.trips.planner import render_days
 
     user = current_user(request)
 
-    async def go():
-        async with (await get_pool()).acquire() as conn:
-            return await store.load_trip_for(conn, trip_id, user)
-
-    found = run_sync(go())
-    if found is None:
-        raise not_found(f"no trip {trip_id!r} for this user", "trip_id")
-    trip, slots = found
+    trip, slots = _owned_trip(trip_id, user)
     days = (trip["end_date"] - trip["start_date"]).days + 1
     meta = trip["meta"] or {}
     body = {
@@ -132,11 +138,8 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
     """Server-sent events for one active trip: `ready` with the current itinerary, then every pivot or
     swap as it happens (`pivot`, `swap`), a comment heartbeat every 5 s, and `end` after `duration_s`
     (default 20, at most 120): bounded, so a stream never pins a worker forever."""
-    from shared.adapters.aio import run_sync
-    from shared.adapters.postgres import get_pool
     from shared.adapters.redis_cache import get_redis
     from shared.api.errors import ApiError, bad_request
-    from shared.domains.travel.trips import store
     from shared.domains.travel.trips.pivots import channel
     from shared.domains.travel.trips.planner import render_days
 
@@ -149,14 +152,7 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
     if not 0 < duration <= STREAM_MAX_S:
         raise bad_request(f"duration_s must be in (0, {STREAM_MAX_S}]", "duration_s")
 
-    async def go():
-        async with (await get_pool()).acquire() as conn:
-            return await store.load_trip_for(conn, trip_id, user)
-
-    found = run_sync(go())
-    if found is None:
-        raise not_found(f"no trip {trip_id!r} for this user", "trip_id")
-    trip, slots = found
+    trip, slots = _owned_trip(trip_id, user)
     if trip["status"] not in ("planned", "active"):
         raise ApiError(409, "failed_precondition", f"trip is {trip['status']}: no live pivots", "trip_id")
     pubsub = get_redis().pubsub(ignore_subscribe_messages=True)

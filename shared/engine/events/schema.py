@@ -9,22 +9,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
 
-SIGNAL_TYPES: tuple[str, ...] = (
-    "slot_view",
-    "slot_accept",
-    "slot_skip",
-    "slot_swap",
-    "pivot_accept",
-    "pivot_dismiss",
-    "pivot_ignore",
-    "thumbs_up",
-    "thumbs_down",
-    "candidate_set_logged",
-)
 SignalType = Literal[
     "slot_view",
     "slot_accept",
@@ -37,6 +25,7 @@ SignalType = Literal[
     "thumbs_down",
     "candidate_set_logged",
 ]
+SIGNAL_TYPES: tuple[str, ...] = get_args(SignalType)
 # Logged by the server for every generation (the training data's candidate sets); a client cannot send it.
 SERVER_ONLY_TYPES = frozenset({"candidate_set_logged"})
 # Every user action is about one item (the venue shown, accepted, skipped, swapped, proposed as a pivot, rated).
