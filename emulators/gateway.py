@@ -10,12 +10,13 @@ Run: python -m emulators.gateway --port 8080 --urls '{"health": "http://127.0.0.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import base64
 import json
 from pathlib import Path
 
-import httpx
+import aiohttp
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -52,7 +53,7 @@ def _userinfo(request: Request) -> str | None:
 
 def build_app(function_urls: dict[str, str], project: str) -> Starlette:
     document = render(function_urls, project)
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), limits=httpx.Limits(max_connections=200))
+    session: dict[str, aiohttp.ClientSession] = {}  # created in the lifespan: it must belong to the server's loop
 
     def make_handler(backend: dict, secured: bool):
         address = backend["address"].rstrip("/")
@@ -75,20 +76,30 @@ def build_app(function_urls: dict[str, str], project: str) -> Starlette:
             url = address + request.url.path + (f"?{request.url.query}" if request.url.query else "")
             body = await request.body()
             try:
-                upstream = client.build_request(request.method, url, headers=headers, content=body,
-                                                timeout=httpx.Timeout(deadline, connect=2.0))
-                resp = await client.send(upstream, stream=True)
-            except httpx.TimeoutException:
+                resp = await session["client"].request(
+                    request.method, url, headers=headers, data=body, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=2.0, sock_read=deadline))
+            except asyncio.TimeoutError:
                 return _gateway_error(504, f"backend did not answer within {deadline:.0f}s")
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 return _gateway_error(503, f"backend unavailable: {exc.__class__.__name__}")
             out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
             if resp.headers.get("content-type", "").startswith("text/event-stream"):
-                return StreamingResponse(resp.aiter_raw(), status_code=resp.status_code, headers=out_headers,
-                                         background=None)
-            content = await resp.aread()
-            await resp.aclose()
-            return Response(content, status_code=resp.status_code, headers=out_headers)
+                async def relay():
+                    try:
+                        async for chunk in resp.content.iter_any():
+                            yield chunk
+                    finally:
+                        resp.release()
+
+                return StreamingResponse(relay(), status_code=resp.status, headers=out_headers)
+            try:
+                content = await resp.read()
+            except asyncio.TimeoutError:
+                return _gateway_error(504, f"backend did not finish within {deadline:.0f}s")
+            finally:
+                resp.release()
+            return Response(content, status_code=resp.status, headers=out_headers)
 
         return handler
 
@@ -123,8 +134,10 @@ def build_app(function_urls: dict[str, str], project: str) -> Starlette:
         pass
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
+        session["client"] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200), auto_decompress=False, skip_auto_headers=("User-Agent",))
         yield
-        await client.aclose()
+        await session["client"].close()
 
     return Starlette(routes=routes, lifespan=lifespan)
 

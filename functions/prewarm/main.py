@@ -68,8 +68,7 @@ async def _warm(task: PrewarmTask) -> str:
             return "city_not_seeded"
         deps = Deps(pool, get_qdrant(), redis)
         factory = make_router_factory(deps, await llm_allowed(pool))
-        ranking = await archetype_ranking(conn, deps.qdrant, redis, task.city, task.archetype, task.day_of_trip,
-                                          factory)
+        ranking = await archetype_ranking(conn, deps.qdrant, redis, task.city, task.archetype, factory)
     return "hit" if ranking.cache_hit else "warmed"
 
 

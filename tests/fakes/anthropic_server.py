@@ -13,12 +13,14 @@ Point the real client at it (ANTHROPIC_BASE_URL=fake.base_url, any ANTHROPIC_API
         fake.requests  # every request body received (JSON), in order
         fake.headers   # the matching request headers
 
-A reply is a `Reply(status, body, headers)`; helpers build the common ones:
+A reply is a `Reply(status, body, headers, delay_s)`; helpers build the common ones:
     tool_use(name, input, ...)   200, one tool_use content block (stop_reason "tool_use"), with usage
     text_reply(text)             200, one text block (no tool call: "malformed" for a forced tool call)
     overloaded()                 529 overloaded_error      rate_limited(retry_after)  429 rate_limit_error
     server_error()               500 api_error             malformed_json()           200 with a body that is not JSON
     error(status, type, message) any error in the API's {"type":"error","error":{...}} shape
+    delayed(reply, seconds)      the same reply, sent only after `seconds` (a slow or hung API, for timeout tests;
+                                 stopping the fake cuts the wait short)
 A responder may also return a plain dict, sent as a 200 JSON body.
 
 Without a script or responder the server answers every request with a short text reply. Requests with neither an
@@ -44,6 +46,7 @@ class Reply:
     status: int
     body: Any  # dict (sent as JSON) or bytes/str (sent raw)
     headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # wait this long before answering (the client may give up first)
 
 
 def _usage(request: dict | None, output_tokens: int) -> dict[str, int]:
@@ -96,6 +99,10 @@ def server_error() -> Reply:
     return error(500, "api_error", "Internal server error")
 
 
+def delayed(reply: Reply, seconds: float) -> Reply:
+    return Reply(reply.status, reply.body, dict(reply.headers), seconds)
+
+
 def malformed_json() -> Reply:
     return Reply(200, b'{"id": "msg_broken", "type": "message", "content": [', {"content-type": "application/json"})
 
@@ -107,6 +114,7 @@ class FakeAnthropic:
         self.headers: list[dict[str, str]] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -134,6 +142,7 @@ class FakeAnthropic:
 
     def start(self) -> "FakeAnthropic":
         fake = self
+        self._stopping.clear()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -171,7 +180,14 @@ class FakeAnthropic:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self._send(fake._next_reply(body))
+                reply = fake._next_reply(body)
+                if reply.delay_s > 0 and fake._stopping.wait(reply.delay_s):
+                    self.close_connection = True  # stopping: drop the connection instead of answering
+                    return
+                try:
+                    self._send(reply)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting (a timeout test)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
@@ -179,6 +195,7 @@ class FakeAnthropic:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wake delayed replies so no handler thread outlives the fake
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
-KEY_VERSION = "v1"
+KEY_VERSION = "v2"
 DAY_PARTS = ("morning", "afternoon", "evening")
 MAX_CACHED_DAY = 5          # trip days beyond 5 reuse the day-5 entry (later days already lean "local")
 DEFAULT_TTL_S = 6 * 3600
+FALLBACK_TTL_S = 120        # a ranking the heuristic served because the LLM failed: retry the LLM soon, not in 6 h
 COUNTER_PREFIX = "concierge:ranker_calls:"
 _slug = re.compile(r"[^a-z0-9_-]+")
 
@@ -43,6 +44,11 @@ def base_key(city: str, archetype: str) -> str:
     return f"rank:{KEY_VERSION}:{_part(city, 'city')}:{_part(archetype, 'archetype')}:base"
 
 
+def base_id_key(city: str, archetype: str) -> str:
+    """A few bytes naming the current base ranking: enough to validate a process-local copy of it."""
+    return base_key(city, archetype) + "-id"
+
+
 def lock_key(key: str) -> str:
     return f"lock:{key}"
 
@@ -62,12 +68,12 @@ class RankedCache:
         raw = self.r.mget(keys)
         return [json.loads(v) if v is not None else None for v in raw]
 
-    def set_many(self, items: dict[str, Any]) -> None:
+    def set_many(self, items: dict[str, Any], ttl_s: int | None = None) -> None:
         if not items:
             return
         pipe = self.r.pipeline(transaction=False)
         for key, value in items.items():
-            pipe.set(key, json.dumps(value, separators=(",", ":")), ex=self.ttl_s)
+            pipe.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_s or self.ttl_s)
         pipe.execute()
 
     def acquire(self, key: str, ttl_s: int = 30) -> bool:

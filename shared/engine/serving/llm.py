@@ -9,6 +9,7 @@ prompt small (tokens are cost and latency); the rest keep their heuristic order 
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +96,18 @@ def validate_ranking(raw: Any, sent_ids: list[str]) -> list[tuple[str, float]]:
     return out
 
 
+def failure_kind(exc: BaseException) -> str:
+    """Why a call failed, for the fallback reason: a reply that failed validation is "invalid", no reply in time is
+    "timeout", anything else (an error status, a dropped connection, no key) is "error"."""
+    if getattr(exc, "malformed", False):
+        return "invalid"
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError,)
+    sdk = sys.modules.get("anthropic")  # not imported means the failure cannot be the SDK's (and is slow to import)
+    if sdk is not None:
+        timeouts += (sdk.APITimeoutError,)
+    return "timeout" if isinstance(exc, timeouts) or isinstance(exc.__cause__, timeouts) else "error"
+
+
 def default_call(*, system: str, prompt: str, tool: dict, validate: Callable[[dict], Any],
                  max_tokens: int, timeout: float) -> tuple[Any, dict]:
     """One forced tool call through the project's Anthropic adapter → (validated data, usage dict).
@@ -152,7 +165,12 @@ class LLMRanker:
         except RankerError:
             raise
         except Exception as exc:  # network, API error, timeout, malformed: all mean "fall back"
-            raise RankerError(f"LLM call failed: {type(exc).__name__}: {exc}") from exc
+            spent = getattr(exc, "usage", None)  # a reply that arrived but was unusable was still billed
+            if self._on_usage and (getattr(spent, "input_tokens", 0) or getattr(spent, "output_tokens", 0)):
+                from shared.adapters.anthropic_client import model_setting
+
+                self._on_usage({**spent.as_dict(), "model": model_setting()})
+            raise RankerError(f"LLM call failed: {type(exc).__name__}: {exc}", failure_kind(exc)) from exc
         if self._on_usage and usage:
             self._on_usage(usage)
         m = len(ranked)

@@ -7,7 +7,7 @@ Rules (correctness, not preference):
 - warm users go to the production ML ranker when one exists, arbitrated with the heuristic ranker:
   both score the same candidates, scores are min-max normalised and blended with a weight that grows
   with the user's history (more signals → more trust in the learned model). If the ML ranker fails,
-  the heuristic answers alone.
+  the heuristic answers alone. Without a production model a warm user gets the heuristic, never the LLM.
 Every result names the ranker, its model version and why a fallback happened, so responses can say so.
 """
 from __future__ import annotations
@@ -90,9 +90,10 @@ class RankerRouter:
         t0 = time.perf_counter()
         if not is_cold(ctx.signal_count) and self.ml is not None:
             return self._arbitrate(ctx, candidates, t0)
+        if not is_cold(ctx.signal_count):  # warm, no production model yet: the LLM is for cold users only
+            return self._heuristic(ctx, candidates, t0, "no_production_ml_model")
         if self.llm is None:
-            reason = "no_anthropic_key" if is_cold(ctx.signal_count) else "no_production_ml_model"
-            return self._heuristic(ctx, candidates, t0, reason)
+            return self._heuristic(ctx, candidates, t0, "no_anthropic_key")
         if not self.llm_allowed:
             return self._heuristic(ctx, candidates, t0, "llm_budget_exhausted")
         future = _pool.submit(self._call, self.llm, ctx, candidates)
@@ -102,7 +103,7 @@ class RankerRouter:
             future.cancel()
             return self._heuristic(ctx, candidates, t0, "llm_timeout")
         except RankerError as exc:
-            return self._heuristic(ctx, candidates, t0, f"llm_invalid: {exc}"[:200])
+            return self._heuristic(ctx, candidates, t0, f"llm_{exc.kind}: {exc}"[:200])
         except Exception as exc:
             return self._heuristic(ctx, candidates, t0, f"llm_error: {type(exc).__name__}"[:200])
         return RankResult(items, self.llm.name, self.llm.version, "llm", None, (time.perf_counter() - t0) * 1000)

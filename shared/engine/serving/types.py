@@ -64,7 +64,13 @@ class RankResult:
 
 
 class RankerError(RuntimeError):
-    """A ranker could not produce a valid ranking; the router falls back."""
+    """A ranker could not produce a valid ranking; the router falls back. `kind` is why, for the fallback reason:
+    "invalid" (output failed validation), "error" (the service answered with an error or could not be reached) or
+    "timeout" (it did not answer in time)."""
+
+    def __init__(self, message: str, kind: str = "invalid"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class OnlineRanker(Protocol):

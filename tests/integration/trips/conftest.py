@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import numpy as np
 import pytest
 
 from tests.unit.trips.trips_synthetic import fake_encode, make_venues
@@ -85,3 +84,39 @@ def flush_trip_cache(city: str) -> None:
     r = get_redis()
     for key in r.scan_iter(match=f"rank:*:{city}:*"):
         r.delete(key)
+
+
+def run_planner(coro_fn):
+    """Run `coro_fn(deps)` on its own loop and pool (asyncpg pools are loop-bound), letting the
+    fire-and-forget tasks it scheduled (LLM usage records) finish before the pool closes."""
+    async def wrapper():
+        from shared.adapters.postgres import create_pool
+        from shared.adapters.qdrant import get_qdrant
+        from shared.adapters.redis_cache import get_redis
+        from shared.domains.travel.trips.planner import Deps
+
+        pool = await create_pool()
+        try:
+            return await coro_fn(Deps(pool, get_qdrant(), get_redis()))
+        finally:
+            await drain()
+            await pool.close()
+
+    return asyncio.run(wrapper())
+
+
+async def drain(timeout: float = 3.0) -> None:
+    """Let the tasks scheduled on this loop (other than the caller) finish."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=timeout)
+
+
+def trip_request(city: str, days: int = 3, **kw):
+    import datetime as dt
+
+    from shared.domains.travel.trips.schemas import TripRequest
+
+    start = dt.date(2031, 5, 1)
+    return TripRequest.model_validate({"city": city, "start_date": start.isoformat(),
+                                       "end_date": (start + dt.timedelta(days=days - 1)).isoformat(), **kw})

@@ -1,40 +1,13 @@
 """The planner against the real stand-ins: Postgres, Qdrant (REST), Redis, Pub/Sub emulator."""
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 
 import pytest
 
 from shared.api.errors import ApiError
-from tests.integration.trips.conftest import flush_trip_cache
+from tests.integration.trips.conftest import flush_trip_cache, run_planner as _run, trip_request as _req
 
 pytestmark = pytest.mark.integration
-
-
-def _run(coro_fn):
-    """Each test gets its own loop and pool (asyncpg pools are loop-bound)."""
-    async def wrapper():
-        from shared.adapters.postgres import create_pool
-        from shared.adapters.qdrant import get_qdrant
-        from shared.adapters.redis_cache import get_redis
-        from shared.domains.travel.trips.planner import Deps
-
-        pool = await create_pool()
-        try:
-            return await coro_fn(Deps(pool, get_qdrant(), get_redis()))
-        finally:
-            await pool.close()
-
-    return asyncio.run(wrapper())
-
-
-def _req(city, days=3, **kw):
-    from shared.domains.travel.trips.schemas import TripRequest
-
-    start = dt.date(2031, 5, 1)
-    return TripRequest.model_validate({"city": city, "start_date": start.isoformat(),
-                                       "end_date": (start + dt.timedelta(days=days - 1)).isoformat(), **kw})
 
 
 def _counters():

@@ -8,6 +8,7 @@ import pytest
 from functions.prewarm.main import handle as prewarm_handle
 from functions.trips.main import handle
 from shared.domains.travel.trips.planner import prewarm_payloads, prewarm_task_id
+from shared.engine.serving.cache import KEY_VERSION
 
 app = flask.Flask(__name__)
 
@@ -70,4 +71,4 @@ def test_prewarm_validates_and_enqueues_45_deterministic_tasks():
     tasks = prewarm_payloads("seattle")
     assert len(tasks) == 45 and len({t for t, _ in tasks}) == 45
     assert tasks == prewarm_payloads("seattle")  # same hour, same ids: re-enqueueing is harmless
-    assert prewarm_task_id("seattle", "foodie", "morning", 1, 7) == "prewarm-v1-seattle-foodie-morning-d1-7"
+    assert prewarm_task_id("seattle", "foodie", "morning", 1, 7) == f"prewarm-{KEY_VERSION}-seattle-foodie-morning-d1-7"

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from shared.domains.travel.trips.archetypes import assign_archetype
-from shared.domains.travel.trips.dayparts import day_part_fit, open_during, parse_hours
+from shared.domains.travel.trips.dayparts import day_part_fit, open_during, parse_hours, visit_window
 from shared.domains.travel.trips.geo import haversine_km, order_stops
 from shared.domains.travel.trips.groups import GroupScorer, Member
-from shared.domains.travel.trips.itinerary import assemble
+from shared.domains.travel.trips.itinerary import EAT_DRINK, assemble, eat_drink_cap
 from shared.domains.travel.trips.persona import build_persona, template_description, user_tower
-from shared.domains.travel.trips.scoring import combine, derive_combo, personal_scores
+from shared.domains.travel.trips.scoring import combine, derive_combo, personal_by_part
 from shared.domains.travel.trips.tags import TagError, parse_tags
 from shared.engine.serving.heuristic import HeuristicRanker
 from shared.engine.serving.types import RankingContext
@@ -63,8 +63,8 @@ def _relevance_for(pool, tags):
     t = parse_tags(tags)
     ctx = RankingContext("u", 0, tags=t.vibe_terms())
     base = [(i.id, i.score) for i in HeuristicRanker().rank(ctx, list(pool.values()))]
-    personal = personal_scores(t.vibe_terms(), t.keywords(), None, pool)
-    return lambda day, part: combine(derive_combo(base, pool, part, day), personal)
+    personal = personal_by_part(t, None, pool)
+    return lambda day, part: combine(derive_combo(base, pool, part, day), personal(part))
 
 
 def test_assembly_fits_day_parts_budget_and_never_repeats(venues):
@@ -142,3 +142,36 @@ def test_places_results_become_generic_candidates():
     assert c.id == "places:abc" and c.category == "drink" and "coffee" in c.tags
     assert c.price_level == 2 and 0.75 < c.quality <= 1 and c.extra["uncatalogued"]
     assert candidate_from_place({"id": "x"}) is None
+
+
+def test_tags_count_only_in_their_day_parts():
+    t = parse_tags({"food": ["ramen", "coffee"], "interests": ["nightlife"]})
+    assert "coffee" in t.keywords("morning") and "ramen" not in t.keywords("morning")
+    assert "ramen" in t.keywords("evening") and "coffee" not in t.keywords("evening")
+    assert "nightlife" not in t.vibe_terms("morning") and "nightlife" in t.vibe_terms("evening")
+    assert set(t.keywords()) == set(t.keywords("morning")) | set(t.keywords("evening"))
+
+
+def test_food_lover_gets_coffee_mornings_meal_evenings_and_something_to_do(venues):
+    rel = _relevance_for(venues, {"food": ["ramen", "coffee"], "pace": "slow"})
+    plan = assemble(venues, rel, 3, 3)
+    by_part = {p: [s.venue for s in plan.slots if s.day_part == p] for p in ("morning", "afternoon", "evening")}
+    assert all("coffee" in v.tags for v in by_part["morning"])
+    assert not any("coffee" in v.tags for v in by_part["evening"])
+    assert any(v.name.startswith("Ramen") for v in by_part["evening"] + by_part["afternoon"])
+    for d in (1, 2, 3):
+        day = [s.venue for s in plan.slots if s.day_number == d]
+        assert sum(v.category in EAT_DRINK for v in day) <= eat_drink_cap(3) == 2
+
+
+def test_arrival_respects_listed_opening_hours(venues):
+    rel = _relevance_for(venues, {"food": ["seafood"], "interests": ["nightlife"]})
+    plan = assemble(venues, rel, 2, 3)
+    for s in plan.slots:
+        span = parse_hours(s.venue.hours)
+        if span is not None:
+            hour, minute = map(int, s.arrive.split(":"))
+            assert span[0] <= hour + minute / 60 <= span[1], (s.venue.name, s.venue.hours, s.arrive)
+    assert visit_window("5PM-10PM", "evening") == (17.0, 22.0)
+    assert visit_window("6pm-2am", "evening") == (18.0, 23.0)
+    assert visit_window(None, "morning") == (8.0, 12.0)

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from shared.engine.serving.cache import all_combinations, base_key, clamp_day, ranked_key
+from shared.engine.serving.cache import KEY_VERSION, all_combinations, base_key, clamp_day, ranked_key
 from shared.engine.serving.heuristic import HeuristicRanker
 from shared.engine.serving.llm import LLMRanker, validate_ranking
 from shared.engine.serving.mmr import mmr_select
@@ -129,12 +129,29 @@ def test_mmr_trades_relevance_for_diversity():
 
 
 def test_cache_keys_normalise_and_clamp():
-    assert ranked_key("Seattle", "Foodie", "morning", 2) == "rank:v1:seattle:foodie:morning:d2"
+    assert ranked_key("Seattle", "Foodie", "morning", 2) == f"rank:{KEY_VERSION}:seattle:foodie:morning:d2"
     assert ranked_key("seattle", "foodie", "evening", 9) == ranked_key("seattle", "foodie", "evening", 5)
-    assert base_key("New York", "culture") == "rank:v1:new-york:culture:base"
+    assert base_key("New York", "culture") == f"rank:{KEY_VERSION}:new-york:culture:base"
     with pytest.raises(ValueError):
         ranked_key("seattle", "foodie", "night", 1)
     with pytest.raises(ValueError):
         clamp_day(0)
     combos = all_combinations(["foodie", "outdoors", "culture"])
     assert len(combos) == 45 and len(set(combos)) == 45
+
+
+def test_local_rankings_serve_only_the_base_redis_names():
+    from shared.domains.travel.trips.ranking import LocalRankings, Ranking
+
+    def ranking(base_id):
+        return Ranking("c", "foodie", [], {}, {}, "heuristic", "heuristic-v1", "heuristic", None, False, 1, base_id)
+
+    local = LocalRankings(size=2)
+    local.put("k1", ranking("b1"))
+    hit = local.get("k1", "b1")
+    assert hit is not None and hit.cache_hit and hit.ranker_calls == 0
+    assert local.get("k1", "b2") is None      # Redis re-ranked: the local copy is stale
+    assert local.get("k1", None) is None      # Redis was emptied: nothing is served from memory
+    local.put("k2", ranking("b2"))
+    local.put("k3", ranking("b3"))            # over size: the least recently used (k1) goes
+    assert local.get("k1", "b1") is None and local.get("k3", "b3") is not None

@@ -19,6 +19,8 @@ SIGHTS = {"museum", "art", "outdoors", "nature", "scenic", "waterfront", "archit
           "market", "shopping", "learning", "family", "active", "hidden-gem"}
 NIGHT = {"nightlife", "cocktails", "craft-beer", "wine", "live-music", "performing-arts", "late-night", "happy-hour",
          "dive", "lgbtq-friendly"}
+DINNER = {"global-cuisine", "fine-dining", "seafood", "street-food", "hole-in-the-wall", "splurge", "upscale",
+          "romantic", "groups", "late-night", "date-night"}
 OUTDOOR = {"outdoors", "nature", "active"}
 INDOOR = {"rainy-day", "museum"}
 
@@ -75,8 +77,8 @@ def _fit(category: str | None, tags: tuple, day_part: str) -> float:
     else:  # evening
         if is_night:
             fit = max(fit, 1.0)
-        elif is_morning_food and cat not in {"food", "eat"}:
-            fit = min(fit, 0.2)  # a coffee shop is not an evening out
+        elif is_morning_food and not (cat in {"food", "eat"} and t & DINNER):
+            fit = min(fit, 0.2)  # a coffee shop or a brunch place is not an evening out
         elif t & OUTDOOR:
             fit = min(fit, 0.3)
     return float(fit)
@@ -144,3 +146,14 @@ def open_during(hours: str | None, day_part: str, min_overlap_h: float = 1.0) ->
     lo, hi = DAY_PART_WINDOWS[day_part]
     overlap = min(hi, span[1]) - max(lo, span[0])
     return overlap >= min_overlap_h
+
+
+def visit_window(hours: str | None, day_part: str) -> tuple[float, float]:
+    """When in this day part a visit can start: the day part's window, narrowed to the venue's listed
+    hours when they parse (a bar that opens at 18:00 is not planned for 17:00)."""
+    lo, hi = DAY_PART_WINDOWS[day_part]
+    span = parse_hours(hours)
+    if span is None:
+        return lo, hi
+    start, end = max(lo, span[0]), min(hi, span[1])
+    return (start, end) if end > start else (lo, hi)

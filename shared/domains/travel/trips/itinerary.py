@@ -7,8 +7,12 @@ Steps, and why:
    stays in one part of town; every candidate pays a distance penalty from its day's area centre.
 3. Diversity: MMR across the whole trip (the already-chosen stops of every earlier slot are the MMR
    context), so day 3 is not day 1 again.
-4. Order: OR-Tools sequences each day's stops inside their day-part windows, minimising travel.
-5. Fallbacks: for every slot the next-best fitting venues (and indoor ones for outdoor slots) are
+4. Balance: at most two thirds of a day's stops are for eating or drinking, so a food lover's day still
+   has something to do between meals. Evening and morning are picked first (dinner and the first stop
+   anchor a day), the afternoon fills around them.
+5. Order: OR-Tools sequences each day's stops inside their day-part windows (narrowed to listed opening
+   hours), minimising travel.
+6. Fallbacks: for every slot the next-best fitting venues (and indoor ones for outdoor slots) are
    stored with the trip, so venue_closed and weather pivots need no ranker call.
 """
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.domains.travel.trips.dayparts import DAY_PART_WINDOWS, DAY_PARTS, MIN_FIT, day_part_fit, is_outdoor, open_during
+from shared.domains.travel.trips.dayparts import DAY_PARTS, MIN_FIT, day_part_fit, is_outdoor, open_during, visit_window
 from shared.domains.travel.trips.geo import areas, clock, haversine_km, order_stops
 from shared.engine.serving.mmr import mmr_select
 from shared.engine.serving.types import Candidate
@@ -34,6 +38,8 @@ GEO_CAP = 0.5
 NO_COORDS_PENALTY = 0.05
 MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
+PICK_ORDER = ("evening", "morning", "afternoon")
+EAT_DRINK = {"food", "drink", "eat"}
 
 Relevance = Callable[[int, str], dict[str, float]]
 
@@ -76,6 +82,11 @@ def within_budget(c: Candidate, max_price_level: int | None) -> bool:
 def eligible(c: Candidate, part: str, max_price_level: int | None) -> bool:
     return (day_part_fit(c.category, c.tags, part) >= MIN_FIT and open_during(c.hours, part)
             and within_budget(c, max_price_level))
+
+
+def eat_drink_cap(slots_per_day: int) -> int:
+    """Eating and drinking stops allowed per day: 2 of 3, 2 of 4, 3 of 5."""
+    return max(1, (2 * slots_per_day) // 3)
 
 
 def geo_penalty(c: Candidate, centre: tuple[float, float] | None) -> float:
@@ -144,18 +155,23 @@ def assemble(
         centre = centres[d - 1]
         pen = day_pen[d] = penalties(pool, centre)
         day_slots: list[PlannedSlot] = []
-        for part in DAY_PARTS:
+        eat_drink_left = eat_drink_cap(slots_per_day)
+        for part in PICK_ORDER:
             rel = relevance(d, part)
             rel_cache[(d, part)] = rel
             adjusted = {vid: s - pen[vid] for vid, s in rel.items() if vid in pool}
-            cands = [pool[vid] for vid in adjusted if vid not in used and eligible(pool[vid], part, max_price_level)]
-            if not cands:
-                reasons.append(f"day {d} {part}: no open venue fits this day part and budget")
-                continue
-            picks = mmr_select(cands, adjusted, per_part[part], lambda_=MMR_LAMBDA, already=chosen_all)
-            for c in picks:
+            fitting = [pool[vid] for vid in adjusted if eligible(pool[vid], part, max_price_level)]
+            for _ in range(per_part[part]):
+                cands = [c for c in fitting if c.id not in used]
+                if eat_drink_left <= 0:
+                    cands = [c for c in cands if c.category not in EAT_DRINK] or cands
+                if not cands:
+                    reasons.append(f"day {d} {part}: no open venue fits this day part and budget")
+                    break
+                c = mmr_select(cands, adjusted, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
                 used.add(c.id)
                 chosen_all.append(c)
+                eat_drink_left -= c.category in EAT_DRINK
                 serves = on_pick(d, part, c) if on_pick else []
                 day_slots.append(PlannedSlot(d, 0, part, c, round(adjusted[c.id], 4), serves=serves))
         _order_day(day_slots, centre, solve_order)
@@ -187,7 +203,7 @@ def _order_day(day_slots: list[PlannedSlot], centre, solve_order: bool) -> None:
         stops = [(s.venue.lat, s.venue.lon) if s.venue.lat is not None and s.venue.lon is not None else None
                  for s in day_slots]
         start = centre or next((p for p in stops if p is not None), None)
-        result = order_stops(start, stops, [DAY_PART_WINDOWS[s.day_part] for s in day_slots])
+        result = order_stops(start, stops, [visit_window(s.venue.hours, s.day_part) for s in day_slots])
         if result is not None:
             order, arrivals = result
             reordered = [day_slots[i] for i in order]

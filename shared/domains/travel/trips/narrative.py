@@ -1,16 +1,18 @@
 """Slot narratives that state only facts from the catalogue: the venue's category, its vibe tags,
-hours and price as recorded, the planned arrival and whose preferences it serves. The template never
-invents; the LLM path (when a key is set) is given only the same facts and a strict instruction, and
-any failure falls back to the template."""
+hours and price as recorded, the planned arrival, which of the traveller's tags it matches and whose
+preferences it serves. A template rather than an LLM: it cannot invent, and it costs nothing per slot."""
 from __future__ import annotations
 
-CATEGORY_WORDS = {"see": "a sight", "do": "an activity", "eat": "a place to eat", "drink": "a place for a drink",
-                  "buy": "a shop", "other": "a stop"}
+CATEGORY_WORDS = {"sight": "a sight", "activity": "an activity", "food": "a place to eat",
+                  "drink": "a place for a drink", "shopping": "a place to shop",
+                  # wikivoyage's raw sections, for unnormalised sources
+                  "see": "a sight", "do": "an activity", "eat": "a place to eat", "buy": "a place to shop",
+                  "other": "a stop"}
 
 
 def template_narrative(venue: dict, day_part: str, arrive: str | None = None, serves_names: list[str] | None = None,
                        matched: list[str] | None = None) -> str:
-    kind = CATEGORY_WORDS.get((venue.get("category") or "").lower(), venue.get("category") or "a stop")
+    kind = CATEGORY_WORDS.get((venue.get("category") or "").lower(), "a stop")
     parts = [f"{venue['name']} is {kind} for your {day_part}"]
     if arrive:
         parts[0] += f", planned around {arrive}"

@@ -136,28 +136,37 @@ def _check_description(raw: dict) -> str:
     return text
 
 
-def llm_description(tags: Tags, call=None) -> str:
-    """One short Haiku call (forced tool use); the caller falls back to the template on any exception."""
+def llm_description(tags: Tags, call=None, on_usage: Callable[[dict], None] | None = None) -> str:
+    """One short Haiku call (forced tool use); the caller falls back to the template on any exception.
+    `on_usage` gets the call's tokens and cost (failed calls included) for the LLM cost guard."""
     prompt = ("Write one sentence (max 40 words) describing this traveller for a trip planner. Use only these "
               f"preferences, invent nothing: food={list(tags.food)}, interests={list(tags.interests)}, "
               f"vibe={list(tags.vibe)}, pace={tags.pace}.")
     if call is not None:
         return _check_description({"description": call(prompt=prompt)})
-    from shared.adapters.anthropic_client import AnthropicClient, RetryPolicy
+    from shared.adapters.anthropic_client import AnthropicCallFailed, AnthropicClient, RetryPolicy
 
     client = AnthropicClient(retry=RetryPolicy(max_attempts=2, malformed_retries=0), timeout_s=5.0)
-    result = client.structured(system="You write concise traveller personas.", prompt=prompt,
-                               tool_name=PERSONA_TOOL["name"], tool_description=PERSONA_TOOL["description"],
-                               input_schema=PERSONA_TOOL["input_schema"], validate=_check_description,
-                               max_tokens=200)
+    try:
+        result = client.structured(system="You write concise traveller personas.", prompt=prompt,
+                                   tool_name=PERSONA_TOOL["name"], tool_description=PERSONA_TOOL["description"],
+                                   input_schema=PERSONA_TOOL["input_schema"], validate=_check_description,
+                                   max_tokens=200)
+    except AnthropicCallFailed as exc:
+        if on_usage and (exc.usage.input_tokens or exc.usage.output_tokens):
+            on_usage({**exc.usage.as_dict(), "model": client.model})
+        raise
+    if on_usage:
+        on_usage({**result.usage.as_dict(), "model": result.model})
     return result.data
 
 
-def build_persona(tags: Tags, encode: VibeEncoder, *, use_llm: bool = False, llm_call=None) -> Persona:
+def build_persona(tags: Tags, encode: VibeEncoder, *, use_llm: bool = False, llm_call=None,
+                  on_usage: Callable[[dict], None] | None = None) -> Persona:
     description, source = template_description(tags), "template"
     if use_llm:
         try:
-            description, source = llm_description(tags, llm_call), "llm"
+            description, source = llm_description(tags, llm_call, on_usage), "llm"
         except Exception as exc:  # the template is always a correct answer
             log.warning("persona LLM description failed, using template: %s", exc)
     return Persona(tags, description, source, assign_archetype(tags), persona_embedding(tags, encode))

@@ -12,22 +12,23 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from shared.api.errors import ApiError, bad_request
+from shared.api.errors import bad_request
 from shared.domains.travel.trips import store
 from shared.domains.travel.trips.archetypes import ARCHETYPE_NAMES
 from shared.domains.travel.trips.groups import GroupScorer, Member
-from shared.domains.travel.trips.itinerary import Plan, assemble, snapshot, slot_key
+from shared.domains.travel.trips.itinerary import Plan, Relevance, assemble, snapshot, slot_key
 from shared.domains.travel.trips.narrative import template_narrative
 from shared.domains.travel.trips.persona import Persona, build_persona, user_tower
 from shared.domains.travel.trips.ranking import Ranking, archetype_ranking, default_vibe_encoder, personal_ranking
 from shared.domains.travel.trips.schemas import TripRequest
-from shared.domains.travel.trips.scoring import combine, personal_scores
+from shared.domains.travel.trips.scoring import combine, personal_by_part
 from shared.domains.travel.trips.tags import TagError, Tags, parse_tags
 from shared.engine.serving.cache import DAY_PARTS, KEY_VERSION, MAX_CACHED_DAY, count_call
 from shared.engine.serving.llm import LLMRanker
@@ -133,9 +134,11 @@ def persona_from_row(row) -> Persona | None:
                    np.asarray(row["persona_embedding"], dtype=np.float32))
 
 
-async def ensure_persona(conn, user_id: str, tags: Tags | None) -> tuple[Persona, int]:
-    """The user's persona, (re)built when new tags arrive or none is stored. Returns (persona, signal_count)."""
-    from shared.settings import get_settings
+async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[Persona, int]:
+    """The user's persona, (re)built when new tags arrive or none is stored. Returns (persona, signal_count).
+    The persona writer is an LLM call like the ranker's: it needs a key and an unspent daily budget, and its
+    tokens go to the cost guard (through `pool`, outside the caller's connection)."""
+    from shared.engine.cost_guard import record_llm_usage
 
     row = await store.ensure_user(conn, user_id)
     existing = persona_from_row(row)
@@ -143,8 +146,15 @@ async def ensure_persona(conn, user_id: str, tags: Tags | None) -> tuple[Persona
         return existing, row["signal_count"]
     tags = tags or Tags()
     loop = asyncio.get_running_loop()
-    use_llm = bool(get_settings().anthropic_api_key)
-    persona = await loop.run_in_executor(None, lambda: build_persona(tags, default_vibe_encoder, use_llm=use_llm))
+    use_llm = await llm_allowed(pool)
+    usages: list[dict] = []
+    persona = await loop.run_in_executor(None, lambda: build_persona(tags, default_vibe_encoder, use_llm=use_llm,
+                                                                     on_usage=usages.append))
+    for usage in usages:
+        await record_llm_usage(pool, path="trips.persona", model=str(usage.get("model") or "unknown"),
+                               input_tokens=int(usage.get("input_tokens") or 0),
+                               output_tokens=int(usage.get("output_tokens") or 0),
+                               cost_usd=float(usage.get("cost_usd") or 0.0))
     await store.save_persona(conn, user_id, tags.as_json(), persona.description, persona.embedding)
     return persona, row["signal_count"]
 
@@ -195,35 +205,47 @@ async def member_ranking(deps: Deps, conn, city: str, user_id: str, persona: Per
         router = factory()
         router.ml = ml
         return await personal_ranking(conn, deps.qdrant, city, persona, user_id, signals, days, router)
-    return await archetype_ranking(conn, deps.qdrant, deps.redis, city, persona.archetype, days, factory)
+    return await archetype_ranking(conn, deps.qdrant, deps.redis, city, persona.archetype, factory)
 
 
 def member_relevance(ranking: Ranking, persona: Persona):
-    personal = personal_scores(persona.tags.vibe_terms(), persona.tags.keywords(), user_tower(persona.embedding),
-                               ranking.venues)
+    personal = personal_by_part(persona.tags, user_tower(persona.embedding), ranking.venues)
     cache: dict[tuple[int, str], dict[str, float]] = {}
 
     def relevance(day: int, part: str) -> dict[str, float]:
         key = (min(day, MAX_CACHED_DAY), part)
         if key not in cache:
-            cache[key] = combine(ranking.combo(part, day), personal)
+            cache[key] = combine(ranking.combo(part, day), personal(part))
         return cache[key]
 
     return relevance
 
 
-def _matched(venue, persona: Persona) -> list[str]:
-    """The user's own tags this venue carries evidence for (a shared taxonomy tag or a keyword in its text)."""
-    from shared.domains.travel.trips.tags import FOOD, INTERESTS, VIBE
+def assemble_for(pool: dict, members: list[tuple[str, Persona, int]],
+                 relevance_of: Callable[[str, Persona], Relevance], req: TripRequest) -> Plan:
+    """One traveller: their own relevance. A group: the compromise that represents every member
+    (groups.GroupScorer), at the slowest member's pace."""
+    if len(members) == 1:
+        uid, p, _ = members[0]
+        return assemble(pool, relevance_of(uid, p), req.days, p.tags.slots_per_day,
+                        max_price_level=req.max_price_level)
+    scorer = GroupScorer([Member(uid, relevance_of(uid, p)) for uid, p, _ in members])
+    pace = min(p.tags.slots_per_day for _, p, _ in members)
+    return assemble(pool, scorer.relevance, req.days, pace, max_price_level=req.max_price_level,
+                    on_pick=scorer.on_pick)
+
+
+def _matched(venue, persona: Persona, day_part: str) -> list[str]:
+    """The user's own tags, among those that count in this day part, that the venue carries evidence for
+    (a shared taxonomy tag or a keyword in its text): what its narrative may claim it matches."""
+    from shared.domains.travel.trips.tags import VIBE
 
     tags, text = set(venue.tags), venue.extra.get("text") or venue.name.lower()
     out = []
-    for group, vocab in ((persona.tags.food, FOOD), (persona.tags.interests, INTERESTS), (persona.tags.vibe, VIBE)):
-        for tag in group:
-            terms, kws = vocab[tag]
-            exact = tag.replace("_", "-") in tags or tag.rstrip("s") in tags
-            if exact or any(k in text for k in kws) or (vocab is VIBE and terms[0] in tags):
-                out.append(tag)
+    for tag, (terms, kws) in persona.tags.tags_for(day_part):
+        exact = tag.replace("_", "-") in tags or tag.rstrip("s") in tags
+        if exact or any(k in text for k in kws) or (tag in VIBE and terms[0] in tags):
+            out.append(tag)
     return out
 
 
@@ -235,7 +257,7 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         raise bad_request(str(exc), exc.field) from None
     async with deps.pool.acquire() as conn:
         city_id, city_name, seeded = await resolve_city(conn, req.city)
-        persona, signals = await ensure_persona(conn, user_id, tags)
+        persona, signals = await ensure_persona(deps.pool, conn, user_id, tags)
         members: list[tuple[str, Persona, int]] = [(user_id, persona, signals)]
         if req.group_user_ids:
             if user_id in req.group_user_ids:
@@ -269,14 +291,7 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         pkey = plan_cache_key(city_id, req, members, by_key, rankings)
         plan = load_cached_plan(deps.redis, pkey, pool) if pkey else None
         if plan is None:
-            if len(members) == 1:
-                plan = assemble(pool, member_relevance(rankings[user_id], persona), req.days,
-                                persona.tags.slots_per_day, max_price_level=req.max_price_level)
-            else:
-                scorer = GroupScorer([Member(uid, member_relevance(rankings[uid], p)) for uid, p, _ in members])
-                pace = min(p.tags.slots_per_day for _, p, _ in members)  # the slowest member sets the pace
-                plan = assemble(pool, scorer.relevance, req.days, pace, max_price_level=req.max_price_level,
-                                on_pick=scorer.on_pick)
+            plan = assemble_for(pool, members, lambda uid, p: member_relevance(rankings[uid], p), req)
             if pkey:
                 store_plan(deps.redis, pkey, plan)
         t_persist = time.perf_counter()
@@ -381,7 +396,7 @@ def build_slots(trip_id: str, plan: Plan, members: list[tuple[str, Persona, int]
         serves = s.serves or [members[0][0]]
         matched: list[str] = []
         for uid in serves:
-            for t in _matched(s.venue, personas[uid]):
+            for t in _matched(s.venue, personas[uid], s.day_part):
                 if t not in matched:
                     matched.append(t)
         out.append({

@@ -5,16 +5,23 @@ ranking and stores them with the base (the full scored candidate set, kept for l
 venue records assembly needs). A hit reads them with one MGET and calls no ranker. Concurrent misses
 of the same archetype rank once: the first takes a short Redis lock, the others wait for its result.
 
+Redis is the shared cache; each process also keeps the decoded rankings it has read (a small L1), because
+decoding a base of 200 venues costs more than the rest of a cached request. An L1 entry is used only
+while Redis still names the same base (`base_id_key`, one short GET), so clearing or re-ranking in Redis
+invalidates every process's copy.
+
 Warm users with a production ML model bypass the archetype cache: their ranking is personal.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -24,12 +31,13 @@ from shared.domains.travel.trips.dayparts import DAY_PARTS
 from shared.domains.travel.trips.persona import compressed, template_description, Persona, persona_embedding, user_tower
 from shared.domains.travel.trips.scoring import derive_combo
 from shared.domains.travel.trips.venues import from_cache, retrieve, to_cache
-from shared.engine.serving.cache import MAX_CACHED_DAY, RankedCache, base_key, ranked_key
+from shared.engine.serving.cache import FALLBACK_TTL_S, MAX_CACHED_DAY, RankedCache, base_id_key, base_key, ranked_key
 from shared.engine.serving.router import RankerRouter
 from shared.engine.serving.types import Candidate, RankingContext, RankResult
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 3.0
+LOCAL_ENTRIES = 32   # (city, archetype) rankings kept decoded per process
 
 
 @dataclass
@@ -53,6 +61,41 @@ class Ranking:
         return self.combos[(day_part, min(day, MAX_CACHED_DAY))]
 
 
+class LocalRankings:
+    """The process-local L1 in front of Redis: decoded archetype rankings by base key, least recently used out."""
+
+    def __init__(self, size: int = LOCAL_ENTRIES):
+        self.size = size
+        self._items: OrderedDict[str, Ranking] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, base_id: str | None) -> Ranking | None:
+        if base_id is None:
+            return None
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found.base_id != base_id:
+                return None
+            self._items.move_to_end(key)
+        return replace(found, cache_hit=True, ranker_calls=0, timings={})
+
+    def put(self, key: str, ranking: Ranking) -> None:
+        if ranking.base_id is None:
+            return
+        with self._lock:
+            self._items[key] = ranking
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+local_rankings = LocalRankings()
+
+
 def default_vibe_encoder(texts: list[str]) -> np.ndarray:
     from shared.engine.embeddings.encoder import get_encoder
     from shared.engine.embeddings.vibe import get_projection
@@ -71,8 +114,9 @@ def _combos_from(items, venues, days: int) -> dict[tuple[str, int], list[tuple[s
     return {(p, d): derive_combo(base, venues, p, d) for p in DAY_PARTS for d in range(1, days + 1)}
 
 
-def _to_ranking(city, archetype, base: dict, combos: dict, hit: bool, calls: int) -> Ranking:
-    venues = {d["id"]: from_cache(d) for d in base["venues"]}
+def _to_ranking(city, archetype, base: dict, combos: dict, hit: bool, calls: int,
+                venues: dict[str, Candidate] | None = None) -> Ranking:
+    venues = venues if venues is not None else {d["id"]: from_cache(d) for d in base["venues"]}
     return Ranking(city, archetype, [tuple(x) for x in base["items"]], venues,
                    {k: [tuple(x) for x in v] for k, v in combos.items()},
                    base["ranker"], base["model_version"], base["served_by"], base.get("fallback_reason"), hit, calls,
@@ -111,17 +155,23 @@ async def _compute_base(conn, qdrant, city: str, persona: Persona, router: Ranke
     return base, calls
 
 
-async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str, days: int,
+async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str,
                             router_factory: Callable[[], RankerRouter]) -> Ranking:
+    """The archetype's ranking with all its combinations (every cached trip day; later days reuse the
+    last), from the L1, then Redis, then the ranker."""
     cache = RankedCache(redis)
-    days = min(days, MAX_CACHED_DAY)
-    wanted = [(p, d) for p in DAY_PARTS for d in range(1, days + 1)]
     bkey = base_key(city, archetype)
+    local = local_rankings.get(bkey, cache.get_many([base_id_key(city, archetype)])[0])
+    if local is not None:
+        return local
+    wanted = [(p, d) for p in DAY_PARTS for d in range(1, MAX_CACHED_DAY + 1)]
     keys = [bkey] + [ranked_key(city, archetype, p, d) for p, d in wanted]
     values = cache.get_many(keys)
     base, combo_vals = values[0], values[1:]
     if base is not None and all(v is not None for v in combo_vals):
-        return _to_ranking(city, archetype, base, {k: v for k, v in zip(wanted, combo_vals)}, True, 0)
+        ranking = _to_ranking(city, archetype, base, {k: v for k, v in zip(wanted, combo_vals)}, True, 0)
+        local_rankings.put(bkey, ranking)
+        return ranking
     calls, computed = 0, False
     if base is None:
         locked = cache.acquire(bkey)
@@ -143,10 +193,16 @@ async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str, days
     to_store = {ranked_key(city, archetype, p, d): v for (p, d), v in combos.items()}
     if computed and base["venues"]:
         to_store[bkey] = base
+        to_store[base_id_key(city, archetype)] = base["base_id"]
     elif not base["venues"]:
         to_store = {}  # never cache an empty ranking: the index may be back on the next request
-    cache.set_many(to_store)
-    return _to_ranking(city, archetype, base, {k: combos[k] for k in wanted}, False, calls)
+    # the LLM was wanted but failed (or its budget is spent): keep the stand-in briefly, not for the full TTL
+    llm_failed = str(base.get("fallback_reason") or "").startswith("llm_")
+    cache.set_many(to_store, ttl_s=FALLBACK_TTL_S if llm_failed else None)
+    ranking = _to_ranking(city, archetype, base, combos, False, calls, venues)
+    if to_store:
+        local_rankings.put(bkey, replace(ranking, ranker_calls=0))
+    return ranking
 
 
 async def personal_ranking(conn, qdrant, city: str, persona: Persona, user_id: str, signal_count: int,
@@ -154,4 +210,4 @@ async def personal_ranking(conn, qdrant, city: str, persona: Persona, user_id: s
     base, calls = await _compute_base(conn, qdrant, city, persona, router, signal_count, user_id)
     venues = {d["id"]: from_cache(d) for d in base["venues"]}
     combos = _combos_from(base["items"], venues, min(days, MAX_CACHED_DAY))
-    return _to_ranking(city, None, base, combos, False, calls)
+    return _to_ranking(city, None, base, combos, False, calls, venues)

@@ -3,19 +3,23 @@
 The ranker scores the city's candidates once per (city, archetype). Each (day part, trip day)
 combination is derived from that: scores normalised to [0, 1], multiplied by day-part fit, with later
 trip days leaning toward less obvious venues. These derived lists are what the cache stores per
-combination. A user's own tags and user-tower vector then add a personal term (no ranker call).
+combination. A user's own tags and user-tower vector then add a personal term (no ranker call), with
+each tag counting only in the day parts it is about.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from shared.domains.travel.trips.dayparts import MIN_FIT, day_part_fit, open_during
+from shared.domains.travel.trips.tags import Tags
 from shared.engine.serving.types import Candidate
 
-COMBO_SIZE = 80
+COMBO_SIZE = 200   # every fitting candidate: a personal term may lift any of them
 TAG_WEIGHT = 0.30
 VECTOR_WEIGHT = 0.15
-TEXT_WEIGHT = 0.25
+TEXT_WEIGHT = 0.40  # a keyword in the venue's own text ("ramen") is the strongest evidence we have
 NOVELTY_WEIGHT = 0.08
 
 
@@ -45,31 +49,53 @@ def derive_combo(base: list[tuple[str, float]], pool: dict[str, Candidate], day_
     return out[:size]
 
 
-def personal_scores(terms: tuple[str, ...], keywords: tuple[str, ...], user_vector: np.ndarray | None,
-                    pool: dict[str, Candidate]) -> dict[str, float]:
+def tag_scores(terms: tuple[str, ...], keywords: tuple[str, ...], pool: dict[str, Candidate]) -> dict[str, float]:
     """TAG_WEIGHT · (taxonomy tags shared, saturating at 2) + TEXT_WEIGHT · (a keyword such as "ramen" in the
-    venue's name or description) + VECTOR_WEIGHT · cosine(user tower, item vector)."""
+    venue's name or description)."""
     wanted = set(terms)
     kws = [k.lower() for k in keywords]
-    ids = list(pool)
-    out = np.zeros(len(ids))
-    for i, vid in enumerate(ids):
-        c = pool[vid]
-        if wanted:
-            out[i] += TAG_WEIGHT * min(1.0, len(wanted.intersection(c.tags)) / 2.0)
+    out = {}
+    for vid, c in pool.items():
+        score = TAG_WEIGHT * min(1.0, len(wanted.intersection(c.tags)) / 2.0) if wanted else 0.0
         if kws:
             text = c.extra.get("text") or c.name.lower()
             if any(k in text for k in kws):
-                out[i] += TEXT_WEIGHT
-    if user_vector is not None and ids:
-        n = float(np.linalg.norm(user_vector))
-        with_vec = [i for i, vid in enumerate(ids) if pool[vid].vector is not None]
-        if n > 0 and with_vec:
-            mat = np.stack([pool[ids[i]].vector for i in with_vec]).astype(np.float32)
-            norms = np.linalg.norm(mat, axis=1)
-            cos = (mat @ (np.asarray(user_vector, dtype=np.float32) / n)) / np.where(norms == 0, 1.0, norms)
-            out[with_vec] += VECTOR_WEIGHT * np.clip(cos, 0.0, None)
-    return {vid: float(v) for vid, v in zip(ids, out)}
+                score += TEXT_WEIGHT
+        out[vid] = score
+    return out
+
+
+def vector_scores(user_vector: np.ndarray | None, pool: dict[str, Candidate]) -> dict[str, float]:
+    """VECTOR_WEIGHT · cosine(user tower, item vector), clipped at 0; venues without a vector score 0."""
+    out = dict.fromkeys(pool, 0.0)
+    if user_vector is None:
+        return out
+    n = float(np.linalg.norm(user_vector))
+    with_vec = [vid for vid, c in pool.items() if c.vector is not None]
+    if n == 0 or not with_vec:
+        return out
+    mat = np.stack([pool[vid].vector for vid in with_vec]).astype(np.float32)
+    norms = np.linalg.norm(mat, axis=1)
+    cos = (mat @ (np.asarray(user_vector, dtype=np.float32) / n)) / np.where(norms == 0, 1.0, norms)
+    out.update(zip(with_vec, (VECTOR_WEIGHT * np.clip(cos, 0.0, None)).tolist()))
+    return out
+
+
+def personal_by_part(tags: Tags, user_vector: np.ndarray | None,
+                     pool: dict[str, Candidate]) -> Callable[[str], dict[str, float]]:
+    """The personal term per day part: a tag only counts in the day parts it is about (tags.TAG_PARTS), so
+    a coffee lover's mornings go to coffee and their dinners to what else they like. The vector term is
+    the same all day and computed once."""
+    vec = vector_scores(user_vector, pool)
+    by_part: dict[str, dict[str, float]] = {}
+
+    def for_part(part: str) -> dict[str, float]:
+        if part not in by_part:
+            tag = tag_scores(tags.vibe_terms(part), tags.keywords(part), pool)
+            by_part[part] = {vid: s + vec[vid] for vid, s in tag.items()}
+        return by_part[part]
+
+    return for_part
 
 
 def combine(combo: list[tuple[str, float]], personal: dict[str, float]) -> dict[str, float]:

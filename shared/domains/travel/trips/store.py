@@ -28,17 +28,22 @@ def slot_id(trip_id: str, day: int, order: int) -> str:
     return f"{trip_id}-{day}-{order}"
 
 
+USER_COLUMNS = "id, persona_embedding, persona_description, onboarding_tags, signal_count"
+
+
 async def ensure_user(conn, user_id: str) -> Any:
-    """Create-or-read in one round trip (the no-op update makes RETURNING see an existing row)."""
+    """Read the user, creating the row only when it is missing: a returning user costs one read and no
+    write (an upsert would commit, and wait for the WAL flush, on every request)."""
+    row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+    if row is not None:
+        return row
     return await conn.fetchrow(
         "INSERT INTO users (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id "
-        "RETURNING id, persona_embedding, persona_description, onboarding_tags, signal_count", user_id)
+        f"RETURNING {USER_COLUMNS}", user_id)
 
 
 async def load_users(conn, user_ids: list[str]) -> dict[str, Any]:
-    rows = await conn.fetch(
-        "SELECT id, persona_embedding, persona_description, onboarding_tags, signal_count FROM users "
-        "WHERE id = ANY($1::text[])", user_ids)
+    rows = await conn.fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::text[])", user_ids)
     return {r["id"]: r for r in rows}
 
 

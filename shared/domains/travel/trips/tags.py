@@ -22,7 +22,7 @@ V = tuple
 FOOD: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ramen": (V(["global-cuisine", "hole-in-the-wall", "casual"]), V(["ramen", "noodle", "izakaya"])),
     "sushi": (V(["global-cuisine", "seafood"]), V(["sushi", "sashimi", "omakase"])),
-    "coffee": (V(["coffee", "cozy"]), V(["coffee", "espresso", "cafe", "café", "roaster"])),
+    "coffee": (V(["coffee", "cozy"]), V(["coffee", "espresso", "roaster", "roastery"])),
     "tea": (V(["coffee", "quiet"]), V(["tea", "teahouse"])),
     "bakery": (V(["sweets", "breakfast-brunch"]), V(["bakery", "pastry", "pastries", "bread", "croissant"])),
     "brunch": (V(["breakfast-brunch"]), V(["brunch", "breakfast"])),
@@ -91,6 +91,18 @@ VIBE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "adventurous": (V(["active", "nature"]), ()),
 }
 PACES = {"slow": 3, "moderate": 4, "fast": 5}
+
+# The day parts in which a tag is a reason to pick a venue. A taste for coffee says what to do in the
+# morning, not where to have dinner; a taste for ramen says where to eat, not where to start the day.
+# Tags not listed count in every day part (the venue's own day-part fit still applies).
+ALL_PARTS = ("morning", "afternoon", "evening")
+MEALS = ("afternoon", "evening")
+TAG_PARTS: dict[str, tuple[str, ...]] = {
+    **{tag: MEALS for tag in FOOD},
+    "coffee": ("morning", "afternoon"), "tea": ("morning", "afternoon"), "bakery": ("morning", "afternoon"),
+    "brunch": ("morning",), "cocktails": ("evening",),
+    "nightlife": ("evening",), "live_music": ("evening",), "theatre": ("evening",),
+}
 GROUPS = {"food": FOOD, "interests": INTERESTS, "vibe": VIBE}
 
 # Which tags pull a persona toward each archetype (see archetypes.py).
@@ -118,23 +130,21 @@ class Tags:
     def all(self) -> tuple[str, ...]:
         return self.food + self.interests + self.vibe
 
-    def vibe_terms(self) -> tuple[str, ...]:
-        """Every catalogue vibe-taxonomy id these tags match, deduplicated in order of importance."""
-        out: dict[str, None] = {}
+    def tags_for(self, day_part: str | None = None):
+        """(tag, its vocabulary entry) for every tag, or only those that count in `day_part` (TAG_PARTS)."""
         for group, vocab in (("food", FOOD), ("interests", INTERESTS), ("vibe", VIBE)):
             for tag in getattr(self, group):
-                for term in vocab[tag][0]:
-                    out.setdefault(term, None)
-        return tuple(out)
+                if day_part is None or day_part in TAG_PARTS.get(tag, ALL_PARTS):
+                    yield tag, vocab[tag]
 
-    def keywords(self) -> tuple[str, ...]:
+    def vibe_terms(self, day_part: str | None = None) -> tuple[str, ...]:
+        """Every catalogue vibe-taxonomy id these tags match (in `day_part` when given), deduplicated in
+        order of importance."""
+        return tuple(dict.fromkeys(term for _, (terms, _kws) in self.tags_for(day_part) for term in terms))
+
+    def keywords(self, day_part: str | None = None) -> tuple[str, ...]:
         """Words that, found in a venue's name or description, are direct evidence for these tags."""
-        out: dict[str, None] = {}
-        for group, vocab in (("food", FOOD), ("interests", INTERESTS), ("vibe", VIBE)):
-            for tag in getattr(self, group):
-                for kw in vocab[tag][1]:
-                    out.setdefault(kw, None)
-        return tuple(out)
+        return tuple(dict.fromkeys(kw for _, (_terms, kws) in self.tags_for(day_part) for kw in kws))
 
     def as_json(self) -> dict:
         return {"food": list(self.food), "interests": list(self.interests), "vibe": list(self.vibe), "pace": self.pace}

@@ -12,7 +12,6 @@ import logging
 import time
 
 from shared.domains.travel.trips import store
-from shared.domains.travel.trips.itinerary import assemble
 from shared.engine.serving.heuristic import HeuristicRanker
 from shared.engine.serving.types import Candidate, RankingContext
 
@@ -83,8 +82,8 @@ async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str 
 
 
 async def plan_unseeded(deps, conn, user_id, req, city_id, city_name, members, t0):
-    from shared.domains.travel.trips.planner import build_slots, render_days
-    from shared.domains.travel.trips.scoring import combine, derive_combo, personal_scores
+    from shared.domains.travel.trips.planner import assemble_for, build_slots, render_days
+    from shared.domains.travel.trips.scoring import combine, derive_combo, personal_by_part
 
     cands, problem = await places_candidates(deps.pool, city_name)
     persona = members[0][1]
@@ -92,15 +91,18 @@ async def plan_unseeded(deps, conn, user_id, req, city_id, city_name, members, t
     items = HeuristicRanker().rank(ctx, cands)
     pool = {c.id: c for c in cands}
     base = [(i.id, i.score) for i in items]
-    personal = personal_scores(persona.tags.vibe_terms(), persona.tags.keywords(), None, pool)
-    plan = assemble(pool, lambda d, p: combine(derive_combo(base, pool, p, d), personal), req.days,
-                    persona.tags.slots_per_day, max_price_level=req.max_price_level)
+
+    def relevance_of(_uid, member_persona):
+        personal = personal_by_part(member_persona.tags, None, pool)
+        return lambda d, part: combine(derive_combo(base, pool, part, d), personal(part))
+
+    plan = assemble_for(pool, members, relevance_of, req)
     reason = plan.empty_reason
     if not plan.slots:
         reason = f"{city_name} is not seeded and the Places fallback gave nothing usable: {problem or reason}"
     version = "heuristic-v1+places-generic"
     trip_id = store.new_trip_id()
-    slots = build_slots(trip_id, plan, members[:1], version)
+    slots = build_slots(trip_id, plan, members, version)
     await store.insert_trip(conn, {
         "id": trip_id, "user_id": user_id, "city_id": city_id, "start_date": req.start_date,
         "end_date": req.end_date, "request": req.model_dump(mode="json"), "served_by": "heuristic",
@@ -114,6 +116,7 @@ async def plan_unseeded(deps, conn, user_id, req, city_id, city_name, members, t
         "days": render_days(req.start_date, req.days, slots), "served_by": "heuristic", "ranker": "heuristic",
         "model_version": version, "fallback_reason": "city_not_seeded", "cache": {"hit": False, "ranker_calls": 1},
         "persona": {"archetype": persona.archetype, "description": persona.description},
+        "members": [{"user_id": uid, "archetype": p.archetype} for uid, p, _ in members],
         "empty_reason": reason, "timings_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)},
     }
     return body, version

@@ -55,7 +55,8 @@ async def fetch_rows(conn, ids: list[str]) -> dict[str, Any]:
 
 
 def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
-    return ann_search(qdrant, collection_for(city_id), query, k=k)
+    """Ids and similarities only: details and the vibe vector come from Postgres (fetch_rows)."""
+    return ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
 
 
 OVERFETCH = 2          # ANN fetches k*OVERFETCH, then balance_day_parts keeps k
