@@ -29,7 +29,7 @@ import numpy as np
 from shared.domains.travel.trips.archetypes import ARCHETYPES
 from shared.domains.travel.trips.dayparts import DAY_PARTS
 from shared.domains.travel.trips.persona import compressed, template_description, Persona, persona_embedding, user_tower
-from shared.domains.travel.trips.scoring import derive_combo
+from shared.domains.travel.trips.scoring import derive_combos
 from shared.domains.travel.trips.venues import from_cache, retrieve, to_cache
 from shared.engine.serving.cache import FALLBACK_TTL_S, MAX_CACHED_DAY, RankedCache, base_id_key, base_key, ranked_key
 from shared.engine.serving.router import RankerRouter
@@ -111,7 +111,7 @@ def archetype_persona(name: str) -> Persona:
 
 def _combos_from(items, venues, days: int) -> dict[tuple[str, int], list[tuple[str, float]]]:
     base = [(i, s) for i, s, _ in items]
-    return {(p, d): derive_combo(base, venues, p, d) for p in DAY_PARTS for d in range(1, days + 1)}
+    return derive_combos(base, venues, DAY_PARTS, range(1, days + 1))
 
 
 def _to_ranking(city, archetype, base: dict, combos: dict, hit: bool, calls: int,

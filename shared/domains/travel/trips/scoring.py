@@ -32,21 +32,31 @@ def normalise(scores: dict[str, float]) -> dict[str, float]:
     return {k: (v - lo) / span for k, v in scores.items()}
 
 
+def derive_combos(base: list[tuple[str, float]], pool: dict[str, Candidate], parts, days,
+                  size: int = COMBO_SIZE) -> dict[tuple[str, int], list[tuple[str, float]]]:
+    """Every (day part, trip day) combination of one ranking. Day-part fit and opening hours do not depend
+    on the day, so they are worked out once per part; only the novelty lean changes from day to day."""
+    norm = normalise(dict(base))
+    out: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    for part in parts:
+        fitting = []
+        for vid, s in norm.items():
+            c = pool.get(vid)
+            if c is None:
+                continue
+            fit = day_part_fit(c.category, c.tags, part)
+            if fit >= MIN_FIT and open_during(c.hours, part):
+                fitting.append((vid, s * fit, 1.0 - c.quality))
+        for day in days:
+            lean = NOVELTY_WEIGHT * min(1.0, (day - 1) / 4.0)
+            ranked = sorted(((vid, round(sf + lean * unknown, 5)) for vid, sf, unknown in fitting), key=lambda x: -x[1])
+            out[(part, day)] = ranked[:size]
+    return out
+
+
 def derive_combo(base: list[tuple[str, float]], pool: dict[str, Candidate], day_part: str, day_of_trip: int,
                  size: int = COMBO_SIZE) -> list[tuple[str, float]]:
-    norm = normalise(dict(base))
-    lean = min(1.0, (day_of_trip - 1) / 4.0)
-    out = []
-    for vid, s in norm.items():
-        c = pool.get(vid)
-        if c is None:
-            continue
-        fit = day_part_fit(c.category, c.tags, day_part)
-        if fit < MIN_FIT or not open_during(c.hours, day_part):
-            continue
-        out.append((vid, round(s * fit + NOVELTY_WEIGHT * lean * (1.0 - c.quality), 5)))
-    out.sort(key=lambda x: -x[1])
-    return out[:size]
+    return derive_combos(base, pool, [day_part], [day_of_trip], size)[(day_part, day_of_trip)]
 
 
 def tag_scores(terms: tuple[str, ...], keywords: tuple[str, ...], pool: dict[str, Candidate]) -> dict[str, float]:
