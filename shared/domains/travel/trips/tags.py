@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.domains.travel.trips.dayparts import DAY_PARTS
+
 # tag -> (catalogue vibe-taxonomy ids it matches, keywords matched in a venue's name/description).
 # The taxonomy (shared/domains/travel/catalogue/vibe_taxonomy.yaml) is closed and has no dish-level tags,
 # so cuisines map to their nearest taxonomy ids plus text evidence ("ramen" in the name or description).
@@ -95,7 +97,6 @@ PACES = {"slow": 3, "moderate": 4, "fast": 5}
 # The day parts in which a tag is a reason to pick a venue. A taste for coffee says what to do in the
 # morning, not where to have dinner; a taste for ramen says where to eat, not where to start the day.
 # Tags not listed count in every day part (the venue's own day-part fit still applies).
-ALL_PARTS = ("morning", "afternoon", "evening")
 MEALS = ("afternoon", "evening")
 TAG_PARTS: dict[str, tuple[str, ...]] = {
     **{tag: MEALS for tag in FOOD},
@@ -134,7 +135,7 @@ class Tags:
         """(tag, its vocabulary entry) for every tag, or only those that count in `day_part` (TAG_PARTS)."""
         for group, vocab in (("food", FOOD), ("interests", INTERESTS), ("vibe", VIBE)):
             for tag in getattr(self, group):
-                if day_part is None or day_part in TAG_PARTS.get(tag, ALL_PARTS):
+                if day_part is None or day_part in TAG_PARTS.get(tag, DAY_PARTS):
                     yield tag, vocab[tag]
 
     def vibe_terms(self, day_part: str | None = None) -> tuple[str, ...]:
