@@ -25,8 +25,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from jobs.cli import iso_date
 
 DEFAULT_METRICS = ("hr", "ndcg", "mrr", "precision", "recall", "map")
 
@@ -41,13 +43,6 @@ class NothingToDo(Exception):
 
 def _log(msg: str) -> None:
     print(f"evaluate: {msg}", flush=True)
-
-
-def _date(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {raw!r}") from None
 
 
 def _ks(raw: str) -> tuple[int, ...]:
@@ -67,8 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--split", default=None,
                    help="for public datasets: stratified:R, random:R, leave-last:N or temporal:R (default stratified:0.75)")
     p.add_argument("--seed", type=int, default=42, help="split, negative sampling and bootstrap seed (default 42)")
-    p.add_argument("--from", dest="date_from", type=_date, help="signals: first evaluated day (default: 7 days ago)")
-    p.add_argument("--to", dest="date_to", type=_date, help="signals: last evaluated day (default: yesterday, UTC)")
+    p.add_argument("--from", dest="date_from", type=iso_date, help="signals: first evaluated day (default: 7 days ago)")
+    p.add_argument("--to", dest="date_to", type=iso_date, help="signals: last evaluated day (default: yesterday, UTC)")
     p.add_argument("--train-days", type=int, default=90, help="signals: days before --from used for training baselines")
     p.add_argument("--model", action="append", default=[],
                    help="registered model NAME (all its candidate/shadow/production versions) or NAME@VERSION; repeatable")

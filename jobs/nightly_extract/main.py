@@ -18,22 +18,17 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
+from jobs.cli import iso_date
+
 
 def _log(msg: str) -> None:
     print(f"nightly_extract: {msg}", flush=True)
 
 
-def _date(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {raw!r}") from None
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m jobs.nightly_extract.main",
                                      description="Export one UTC day of behavioural signals to Parquet.")
-    parser.add_argument("--date", type=_date, default=None, help="the UTC day to export (default: yesterday)")
+    parser.add_argument("--date", type=iso_date, default=None, help="the UTC day to export (default: yesterday)")
     args = parser.parse_args(argv)
     today = datetime.now(timezone.utc).date()
     if args.date is None:

@@ -104,6 +104,15 @@ async def record_llm_usage(
         )
 
 
+async def record_usage(pool, path: str, usage: dict) -> None:
+    """record_llm_usage for a usage dict as the LLM callers report it ({"model", "input_tokens", "output_tokens",
+    "cost_usd"}; missing values count as 0)."""
+    await record_llm_usage(pool, path=path, model=str(usage.get("model") or "unknown"),
+                           input_tokens=int(usage.get("input_tokens") or 0),
+                           output_tokens=int(usage.get("output_tokens") or 0),
+                           cost_usd=float(usage.get("cost_usd") or 0.0))
+
+
 async def _record(pool, day: date, path: str, model: str, input_tokens: int, output_tokens: int,
                   cost: Decimal) -> tuple[Decimal, Decimal] | None:
     """Upsert, then raise the day's alert at most once: the alert row's insert decides who raises it."""

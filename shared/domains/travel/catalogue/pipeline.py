@@ -199,11 +199,9 @@ def make_tagger(kind: str):
 
 
 async def _record_llm_cost(pool, call_log) -> str:
-    """Feed the LLM cost guard (shared.engine.cost_guard) one record per batch call, when it is installed."""
-    try:
-        from shared.engine.cost_guard import record_llm_usage
-    except ImportError:
-        return "cost guard not installed; cost reported in the summary only"
+    """Feed the LLM cost guard (shared.engine.cost_guard) one record per batch call."""
+    from shared.engine.cost_guard import record_llm_usage
+
     for model, usage in call_log:
         await record_llm_usage(pool, path="catalogue.seed_city.teacher", model=model,
                                input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,

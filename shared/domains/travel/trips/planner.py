@@ -62,12 +62,9 @@ def make_router_factory(deps: Deps, llm_allowed: bool, ml=None):
     loop = asyncio.get_running_loop()
 
     def on_usage(usage: dict) -> None:
-        from shared.engine.cost_guard import record_llm_usage
+        from shared.engine.cost_guard import record_usage
 
-        asyncio.run_coroutine_threadsafe(record_llm_usage(
-            deps.pool, path="trips.ranking", model=str(usage.get("model") or "unknown"),
-            input_tokens=int(usage.get("input_tokens") or 0), output_tokens=int(usage.get("output_tokens") or 0),
-            cost_usd=float(usage.get("cost_usd") or 0.0)), loop)
+        asyncio.run_coroutine_threadsafe(record_usage(deps.pool, "trips.ranking", usage), loop)
 
     has_key = bool(get_settings().anthropic_api_key)
 
@@ -138,7 +135,7 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
     """The user's persona, (re)built when new tags arrive or none is stored. Returns (persona, signal_count).
     The persona writer is an LLM call like the ranker's: it needs a key and an unspent daily budget, and its
     tokens go to the cost guard (through `pool`, outside the caller's connection)."""
-    from shared.engine.cost_guard import record_llm_usage
+    from shared.engine.cost_guard import record_usage
 
     row = await store.ensure_user(conn, user_id)
     existing = persona_from_row(row)
@@ -151,10 +148,7 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
     persona = await loop.run_in_executor(None, lambda: build_persona(tags, default_vibe_encoder, use_llm=use_llm,
                                                                      on_usage=usages.append))
     for usage in usages:
-        await record_llm_usage(pool, path="trips.persona", model=str(usage.get("model") or "unknown"),
-                               input_tokens=int(usage.get("input_tokens") or 0),
-                               output_tokens=int(usage.get("output_tokens") or 0),
-                               cost_usd=float(usage.get("cost_usd") or 0.0))
+        await record_usage(pool, "trips.persona", usage)
     await store.save_persona(conn, user_id, tags.as_json(), persona.description, persona.embedding)
     return persona, row["signal_count"]
 
