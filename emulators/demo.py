@@ -45,12 +45,19 @@ def plan_trip(stack: Stack) -> None:
     print(f"trip {trip.get('trip_id')} ({resp.status_code}); X-Model-Version: {resp.headers.get('X-Model-Version')}; "
           f"served_by: {trip.get('served_by')} ({trip.get('fallback_reason') or 'primary ranker'})")
     for day in trip.get("days", []):
-        print(f"\n  Day {day.get('day')} ({day.get('date', '')})")
+        windows = day.get("meal_windows") or {}
+        print(f"\n  Day {day.get('day')}, {day.get('weekday', '')} {day.get('date', '')}: {day.get('km', 0):.1f} km"
+              f" between stops; lunch {'-'.join(windows.get('lunch', []))}, dinner {'-'.join(windows.get('dinner', []))}")
         for slot in day.get("slots", []):
             venue = slot.get("venue") or {}
-            print(f"    {slot.get('day_part', ''):<9} {venue.get('name', '?')}")
+            travel = slot.get("travel")
+            leg = ""
+            if travel and travel.get("km") is not None:
+                leg = f"  [{travel['km']:.1f} km, {travel['minutes']} min {travel['mode']} from the previous stop]"
+            print(f"    {slot.get('arrive', '?')}-{slot.get('depart', '?')}  {slot.get('kind', ''):<9} "
+                  f"{venue.get('name', '?')}{leg}")
             if slot.get("narrative"):
-                print(f"              {slot['narrative']}")
+                print(f"                 {slot['narrative']}")
     if trip.get("empty_reason"):
         print(f"\n  note: {trip['empty_reason']}")
 

@@ -53,7 +53,8 @@ async def _warm(task: PrewarmTask) -> str:
     from shared.adapters.postgres import get_pool
     from shared.adapters.qdrant import get_qdrant
     from shared.adapters.redis_cache import get_redis
-    from shared.domains.travel.trips.planner import Deps, llm_allowed, make_router_factory
+    from shared.domains.travel.trips.planner import Deps
+    from shared.domains.travel.trips.rankers import llm_allowed, make_router_factory
     from shared.domains.travel.trips.ranking import archetype_ranking
     from shared.engine.serving.cache import ranked_key
 

@@ -72,21 +72,11 @@ def create_trip(request: flask.Request) -> flask.Response:
 
 @router.route("GET", "/v1/trips/<trip_id>")
 def get_trip(request: flask.Request, trip_id: str) -> flask.Response:
-    from shared.domains.travel.trips.planner import render_days
+    from shared.domains.travel.trips.view import trip_view
 
     user = current_user(request)
-
     trip, slots = _owned_trip(trip_id, user)
-    days = (trip["end_date"] - trip["start_date"]).days + 1
-    meta = trip["meta"] or {}
-    body = {
-        "trip_id": trip["id"], "city": {"id": trip["city_id"]}, "catalogue": meta.get("catalogue", "seeded"),
-        "start_date": trip["start_date"].isoformat(), "end_date": trip["end_date"].isoformat(),
-        "status": trip["status"], "days": render_days(trip["start_date"], days, slots),
-        "served_by": trip["served_by"], "model_version": trip["model_version"], "members": trip["member_ids"],
-        "empty_reason": meta.get("empty_reason"),
-    }
-    return _respond(body, trip["model_version"])
+    return _respond(trip_view(trip, slots), trip["model_version"])
 
 
 def _optional_body(request: flask.Request):
@@ -141,7 +131,7 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
     from shared.adapters.redis_cache import get_redis
     from shared.api.errors import ApiError, bad_request
     from shared.domains.travel.trips.pivots import channel
-    from shared.domains.travel.trips.planner import render_days
+    from shared.domains.travel.trips.view import trip_view
 
     user = current_user(request)
     raw = request.args.get("duration_s", str(STREAM_DEFAULT_S))
@@ -157,8 +147,7 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
         raise ApiError(409, "failed_precondition", f"trip is {trip['status']}: no live pivots", "trip_id")
     pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(trip_id))
-    days = (trip["end_date"] - trip["start_date"]).days + 1
-    ready = {"trip_id": trip_id, "status": trip["status"], "days": render_days(trip["start_date"], days, slots)}
+    ready = trip_view(trip, slots)
 
     def events():
         try:

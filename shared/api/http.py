@@ -1,7 +1,7 @@
 """Glue between functions-framework (Flask) requests and the shared error model.
 
-`endpoint` wraps a function's entry point: ApiError becomes its 4xx body, pydantic errors become a 400
-naming the field, and anything unexpected is logged and answered as a 500 without internals.
+`endpoint` wraps a function's entry point: ApiError becomes its 4xx body, a domain error (shared.domains.errors)
+its 400/404/409, pydantic errors become a 400 naming the field, and anything unexpected is logged and answered as a 500 without internals.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from shared.api.errors import ApiError, bad_request, from_validation_error, unauthenticated
+from shared.domains.errors import DomainError
 
 log = logging.getLogger("concierge.api")
 M = TypeVar("M", bound=BaseModel)
@@ -76,6 +77,14 @@ def current_user(request: flask.Request) -> str:
     return sub
 
 
+DOMAIN_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
+
+
+def from_domain_error(err: DomainError) -> ApiError:
+    """The one mapping from a domain's error to HTTP: invalid → 400, not found → 404, conflict → 409."""
+    return ApiError(DOMAIN_STATUS[err.kind], err.code, err.message, err.field)
+
+
 def endpoint(fn: Callable[[flask.Request], flask.Response]) -> Callable[[flask.Request], flask.Response]:
     @functools.wraps(fn)
     def wrapper(request: flask.Request) -> flask.Response:
@@ -83,6 +92,8 @@ def endpoint(fn: Callable[[flask.Request], flask.Response]) -> Callable[[flask.R
             return fn(request)
         except ApiError as err:
             return error_response(err)
+        except DomainError as err:
+            return error_response(from_domain_error(err))
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
             return json_response({"error": {"code": "internal", "message": "internal error; it has been logged"}}, 500)

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-KEY_VERSION = "v2"
+KEY_VERSION = "v3"
 DAY_PARTS = ("morning", "afternoon", "evening")
 MAX_CACHED_DAY = 5          # trip days beyond 5 reuse the day-5 entry (later days already lean "local")
 DEFAULT_TTL_S = 6 * 3600

@@ -68,11 +68,9 @@ def testville(stack):
 
 @pytest.fixture
 def fake_encoder(monkeypatch):
-    import shared.domains.travel.trips.planner as planner
     import shared.domains.travel.trips.ranking as ranking
 
     monkeypatch.setattr(ranking, "default_vibe_encoder", lambda texts: fake_encode(texts))
-    monkeypatch.setattr(planner, "default_vibe_encoder", lambda texts: fake_encode(texts))
     ranking.archetype_persona.cache_clear()
     yield
     ranking.archetype_persona.cache_clear()

@@ -259,7 +259,7 @@ def test_a_hung_llm_is_cut_off_inside_the_latency_budget(city, fake, usage_day):
     fake.responder = Scripted(ranking=lambda req: delayed(good_ranking(req), 20.0))
 
     async def go(deps):
-        from shared.domains.travel.trips.planner import ensure_persona
+        from shared.domains.travel.trips.members import ensure_persona
         from shared.domains.travel.trips.tags import parse_tags
 
         async with deps.pool.acquire() as conn:  # the persona first, so only the ranking is timed
@@ -321,7 +321,7 @@ def test_an_exhausted_daily_budget_keeps_every_llm_call_off(city, fake, usage_da
 
 # --- 5. the persona description ---------------------------------------------------------------------------------------
 def test_persona_description_is_written_by_the_llm_and_recorded(stack, fake, usage_day, fake_encoder):
-    from shared.domains.travel.trips.planner import ensure_persona
+    from shared.domains.travel.trips.members import ensure_persona
     from shared.domains.travel.trips.tags import parse_tags
 
     fake.responder = Scripted()
@@ -348,7 +348,7 @@ def test_persona_description_is_written_by_the_llm_and_recorded(stack, fake, usa
                                           (400, lambda: error(400, "invalid_request_error", "bad request"))])
 def test_persona_falls_back_to_the_template_on_an_error_reply(stack, fake, usage_day, fake_encoder, status, reply):
     from shared.domains.travel.trips.persona import template_description
-    from shared.domains.travel.trips.planner import ensure_persona
+    from shared.domains.travel.trips.members import ensure_persona
     from shared.domains.travel.trips.tags import parse_tags
 
     fake.responder = Scripted(persona=lambda req: reply())

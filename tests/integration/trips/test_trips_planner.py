@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.api.errors import ApiError
+from shared.api.http import from_domain_error
+from shared.domains.errors import DomainError
 from tests.integration.trips.conftest import flush_trip_cache, run_planner as _run, trip_request as _req
 
 pytestmark = pytest.mark.integration
@@ -83,8 +84,8 @@ def test_trips_are_private_and_bad_input_names_the_field(testville, fake_encoder
                           ("group", _req(testville, group_user_ids=["nobody-here"]))):
             try:
                 await plan_trip(deps, "it-owner", req)
-            except ApiError as exc:
-                errors[name] = (exc.status, exc.field)
+            except DomainError as exc:
+                errors[name] = (from_domain_error(exc).status, exc.field)
         return mine, theirs, errors
 
     mine, theirs, errors = _run(go)

@@ -60,12 +60,13 @@ def test_unseeded_city_is_planned_from_places_and_says_so(placesburg, fake_encod
     for day in body["days"]:
         assert len(day["slots"]) >= 2
         assert all(s["venue"]["id"].startswith("places:") and not s["venue"]["catalogued"] for s in day["slots"])
-    mornings = [s["venue"] for d in body["days"] for s in d["slots"] if s["day_part"] == "morning"]
-    assert all("coffee" in v["tags"] for v in mornings)
+    breakfasts = [s["venue"] for d in body["days"] for s in d["slots"] if s["kind"] == "breakfast"]
+    assert breakfasts and all("coffee" in v["tags"] for v in breakfasts)
 
 
 def test_unseeded_group_trip_represents_every_member(placesburg, fake_encoder):
-    from shared.domains.travel.trips.planner import ensure_persona, plan_trip
+    from shared.domains.travel.trips.members import ensure_persona
+    from shared.domains.travel.trips.planner import plan_trip
     from shared.domains.travel.trips.tags import parse_tags
 
     async def go(deps):

@@ -7,7 +7,7 @@ import pytest
 
 from functions.prewarm.main import handle as prewarm_handle
 from functions.trips.main import handle
-from shared.domains.travel.trips.planner import prewarm_payloads, prewarm_task_id
+from shared.domains.travel.trips.emit import prewarm_payloads, prewarm_task_id
 from shared.engine.serving.cache import KEY_VERSION
 
 app = flask.Flask(__name__)

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domains.travel.catalogue.classify import repair_text
 from shared.domains.travel.catalogue.normalise import haversine_m, normalise_name
 from shared.domains.travel.catalogue.records import VenueRecord
 
@@ -110,6 +111,7 @@ def filter_records(records: list[VenueRecord]) -> tuple[list[VenueRecord], Count
     kept: list[VenueRecord] = []
     skipped: Counter = Counter()
     for r in records:
+        r.name, r.description = repair_text(r.name), repair_text(r.description)  # mojibake, with ftfy
         if not r.name:
             skipped["no name"] += 1
         elif r.category is None:

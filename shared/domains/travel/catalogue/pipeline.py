@@ -62,6 +62,7 @@ class SeedSummary:
     qdrant_points: int = 0
     llm: dict[str, Any] | None = None
     places: dict[str, int] | None = None
+    planning: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -90,6 +91,16 @@ class SeedSummary:
         lines.append(f"  overrated {self.overrated_flagged} flagged; posts linked to venues: {self.posts_linked}")
         if self.skipped:
             lines.append("  skipped   " + "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())))
+        p = self.planning
+        if p:
+            h = p["hours"]
+            lines.append(f"  hours     {h['listed']} listed, {h['parsed']} parsed ({h['parsed_pct']}%), "
+                         f"{h['unparsed']} kept as text")
+            lines.append("  kinds     " + ", ".join(f"{n} {k}" for k, n in sorted(p["kinds"].items()))
+                         + "; not plannable: " + (", ".join(f"{n} {r}" for r, n in sorted(p["not_plannable"].items()))
+                                                 or "none"))
+            lines.append("  coords    " + ", ".join(f"{n} {k}" for k, n in sorted(p["coords"].items())))
+            lines.append("  landmarks " + (", ".join(p["landmarks"]) or "none"))
         if self.llm:
             lines.append(f"  llm       {self.llm.get('calls', 0)} call(s), {self.llm.get('input_tokens', 0)} in / "
                          f"{self.llm.get('output_tokens', 0)} out tokens, ${self.llm.get('cost_usd', 0):.4f}")
@@ -161,6 +172,40 @@ def collect_venues(city: str | City, *, data_dir: Path | None = None, sources: l
     return merge_records(city_obj.id, kept), dict(skipped)
 
 
+def annotate_for_planning(merged: list[MergedVenue]) -> dict[str, Any]:
+    """Classify every venue (kind, type, season, plannable), mark landmarks, parse opening hours and fill missing
+    coordinates; the result lands in quality_signals["planning"] (so it is part of the content hash: a change
+    here rewrites the node on the next run) and the summary's counts."""
+    from shared.domains.travel.catalogue.classify import classify, fill_coordinates, mark_landmarks
+    from shared.domains.travel.catalogue.hours import SCHEMA_VERSION, parse
+
+    vis = {v.id: classify(v) for v in merged}
+    marks = mark_landmarks(merged, vis)
+    coords = fill_coordinates(merged)
+    hours = Counter()
+    for v in merged:
+        info, (prom, landmark) = vis[v.id], marks[v.id]
+        schedule = parse(v.hours) if v.hours else None
+        status = "missing" if not v.hours else ("parsed" if schedule else "unparsed")
+        hours[status] += 1
+        v.quality_signals["planning"] = {
+            "kind": info.kind, "venue_type": info.venue_type, "season_months": list(info.season_months or []) or None,
+            "plannable": info.plannable, "reason": info.reason, "prominence": prom, "landmark": landmark,
+            "coord_precision": getattr(v, "coord_precision", None), "coord_source": getattr(v, "coord_source", None),
+            "hours_status": status, "opening": schedule.to_json() if schedule else None, "hours_schema": SCHEMA_VERSION,
+        }
+    listed = hours["parsed"] + hours["unparsed"]
+    return {
+        "hours": {"listed": listed, "parsed": hours["parsed"], "unparsed": hours["unparsed"],
+                  "parsed_pct": round(100 * hours["parsed"] / listed, 1) if listed else None},
+        "kinds": dict(Counter(i.kind for i in vis.values())),
+        "venue_types": dict(Counter(i.venue_type for i in vis.values())),
+        "not_plannable": dict(Counter(i.reason for i in vis.values() if not i.plannable)),
+        "coords": dict(coords),
+        "landmarks": [v.name for v in merged if marks[v.id][1]],
+    }
+
+
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -177,6 +222,14 @@ def _payload(v: MergedVenue, tags: list[str], provenance: dict, embedding_versio
     if v.lat is not None and v.lon is not None:
         payload["location"] = {"lat": v.lat, "lon": v.lon}
     return payload
+
+
+def _planning_columns(v: MergedVenue) -> tuple:
+    """opening, hours_status, visit_kind, venue_type, season_months, plannable, plannable_reason, coord_precision,
+    prominence, landmark (store.NODE_COLUMNS order)."""
+    p = v.quality_signals["planning"]
+    return (p["opening"], p["hours_status"], p["kind"], p["venue_type"], p["season_months"], p["plannable"],
+            p["reason"], p["coord_precision"], float(p["prominence"]), bool(p["landmark"]))
 
 
 async def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
@@ -268,6 +321,7 @@ async def seed_city(
         summary.skipped = dict(skipped)
         summary.venues = len(merged)
         await _report(progress, "merge", len(merged), len(merged))
+        summary.planning = annotate_for_planning(merged)
 
         # 3. local posts and the overrated detector
         links = link_posts(posts, merged)
@@ -353,6 +407,7 @@ async def seed_city(
                 v.id, v.city_id, v.name, v.category, v.description or None, v.address or None, vibe_emb[i],
                 result.tags, v.quality_signals, float(v.cross_ref_confidence), bool(over["flag"]),
                 float(over["score"]), int(v.source_tier), v.lat, v.lon, v.hours or None, v.price_level, provenance,
+                *_planning_columns(v),
             ))
         for v in repair:
             tags_by_id[v.id], prov_by_id[v.id] = existing[v.id].tags, existing[v.id].provenance

@@ -75,7 +75,8 @@ async def upsert_city(conn, city_id: str, name: str, lat: float | None, lon: flo
 NODE_COLUMNS = (
     "id", "city_id", "name", "category", "description", "address", "vibe_embedding", "vibe_tags", "quality_signals",
     "cross_ref_confidence", "overrated_flag", "overrated_score", "source_tier", "lat", "lon", "hours", "price_level",
-    "provenance",
+    "provenance", "opening", "hours_status", "visit_kind", "venue_type", "season_months", "plannable", "plannable_reason",
+    "coord_precision", "prominence", "landmark",
 )
 
 

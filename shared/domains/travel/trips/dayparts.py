@@ -1,13 +1,11 @@
-"""Which venues suit which part of the day, and whether opening hours allow a visit.
+"""Which venues suit which part of the day: the fit that weights an archetype's ranking per day part.
 
 Fit is from the venue's category and vibe tags: coffee, bakeries and sights by day, dinner and bars at
-night. Hours are free text in the catalogue ("Daily 10AM-6PM", "M-Sa 11am-2am", "8AM to Midnight");
-when a time range parses we require it to overlap the day part by at least an hour, when it does not
-we assume open (the narrative never claims hours it could not read).
+night. Whether a venue is open is a question of the date and the venue's structured schedule, answered at
+assembly (stops.py), not here.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 DAY_PART_WINDOWS = {"morning": (8.0, 12.0), "afternoon": (12.0, 17.0), "evening": (17.0, 23.0)}
@@ -22,7 +20,6 @@ NIGHT = {"nightlife", "cocktails", "craft-beer", "wine", "live-music", "performi
 DINNER = {"global-cuisine", "fine-dining", "seafood", "street-food", "hole-in-the-wall", "splurge", "upscale",
           "romantic", "groups", "late-night", "date-night"}
 OUTDOOR = {"outdoors", "nature", "active"}
-INDOOR = {"rainy-day", "museum"}
 
 CATEGORY_FIT = {
     # the catalogue's canonical categories
@@ -82,78 +79,3 @@ def _fit(category: str | None, tags: tuple, day_part: str) -> float:
         elif t & OUTDOOR:
             fit = min(fit, 0.3)
     return float(fit)
-
-
-def is_outdoor(category: str | None, tags) -> bool:
-    t = _norm_tags(tags)
-    return bool(t & OUTDOOR) and not (t & INDOOR)
-
-
-_TIME = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?|noon|midnight"
-_RANGE = re.compile(rf"(?P<a>{_TIME})\s*(?:-|–|to|until)\s*(?P<b>{_TIME})", re.IGNORECASE)
-
-
-def _to_hour(text: str, default_pm: bool) -> float | None:
-    s = text.strip().lower().replace(".", "")
-    if s == "noon":
-        return 12.0
-    if s == "midnight":
-        return 24.0
-    m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?", s)
-    if not m:
-        return None
-    h = int(m.group(1))
-    minutes = int(m.group(2) or 0)
-    if h > 24 or minutes > 59:
-        return None
-    ampm = m.group(3)
-    if ampm == "pm" and h < 12:
-        h += 12
-    elif ampm == "am" and h == 12:
-        h = 0
-    elif ampm is None and default_pm and h < 12:
-        h += 12
-    return h + minutes / 60.0
-
-
-@lru_cache(maxsize=8192)
-def parse_hours(hours: str | None) -> tuple[float, float] | None:
-    """(open, close) in hours of day, close may exceed 24 for after-midnight; None when not parseable."""
-    if not hours:
-        return None
-    text = hours.lower()
-    if "24 hours" in text or "24/7" in text or "24h" in text:
-        return (0.0, 24.0)
-    m = _RANGE.search(hours)
-    if not m:
-        return None
-    a = _to_hour(m.group("a"), default_pm=False)
-    b = _to_hour(m.group("b"), default_pm=True)
-    if a is None or b is None:
-        return None
-    if b <= a:
-        b += 24.0  # closes after midnight
-    if b - a < 0.5:
-        return None
-    return (a, b)
-
-
-@lru_cache(maxsize=16384)
-def open_during(hours: str | None, day_part: str, min_overlap_h: float = 1.0) -> bool:
-    span = parse_hours(hours)
-    if span is None:
-        return True
-    lo, hi = DAY_PART_WINDOWS[day_part]
-    overlap = min(hi, span[1]) - max(lo, span[0])
-    return overlap >= min_overlap_h
-
-
-def visit_window(hours: str | None, day_part: str) -> tuple[float, float]:
-    """When in this day part a visit can start: the day part's window, narrowed to the venue's listed
-    hours when they parse (a bar that opens at 18:00 is not planned for 17:00)."""
-    lo, hi = DAY_PART_WINDOWS[day_part]
-    span = parse_hours(hours)
-    if span is None:
-        return lo, hi
-    start, end = max(lo, span[0]), min(hi, span[1])
-    return (start, end) if end > start else (lo, hi)

@@ -23,9 +23,24 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+WALK_KMH = 4.5
+WALK_MAX_KM = 2.0          # longer legs are a transit estimate: 10 minutes to wait and walk, ~3 minutes per km
+UNKNOWN_LEG_MIN = 15       # a stop without coordinates: a guess, never zero
+
+
+def leg(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float | None, int, str]:
+    """(km, minutes, mode) from a to b: walking up to WALK_MAX_KM, a transit estimate beyond."""
+    if a is None or b is None:
+        return None, UNKNOWN_LEG_MIN, "unknown"
+    km = haversine_km(a, b)
+    if km <= WALK_MAX_KM:
+        return km, (max(2, int(round(km / WALK_KMH * 60))) if km > 0.05 else 0), "walk"
+    return km, int(round(10 + 3 * km)), "transit"
+
+
 def travel_minutes(km: float) -> int:
-    """Mixed walking/transit: 5 minutes to get going plus ~4 minutes per km."""
-    return int(round(5 + 4 * km)) if km > 0.05 else 0
+    """Minutes for a leg of `km` (walking, or the transit estimate for long legs)."""
+    return leg((0.0, 0.0), (km / 111.195, 0.0))[1]
 
 
 def areas(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -48,11 +63,13 @@ def areas(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 7) -> tup
 
 
 def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, float] | None],
-                windows: list[tuple[float, float]], visit_min: int = VISIT_MIN,
+                windows: list[tuple[float, float]], visit_min: int | list[int] = VISIT_MIN,
                 time_limit_ms: int = 30) -> tuple[list[int], list[int]] | None:
     """Visit order (indices into stops) and arrival minutes after DAY_START_H, or None if infeasible.
 
-    Stops without coordinates get zero travel time (we cannot do better than keep their window)."""
+    `windows` are in hours of the day, `visit_min` one stay for all stops or one per stop. Stops without
+    coordinates get zero travel time (we cannot do better than keep their window)."""
+    stays = visit_min if isinstance(visit_min, list) else [visit_min] * len(stops)
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     n = len(stops)
@@ -71,7 +88,7 @@ def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, floa
 
     def transit(from_index: int, to_index: int) -> int:
         i, j = manager.IndexToNode(from_index), manager.IndexToNode(to_index)
-        return matrix[i][j] + (visit_min if i != 0 else 0)
+        return matrix[i][j] + (stays[i - 1] if i != 0 else 0)
 
     travel_cb = routing.RegisterTransitCallback(lambda a, b: matrix[manager.IndexToNode(a)][manager.IndexToNode(b)])
     routing.SetArcCostEvaluatorOfAllVehicles(travel_cb)
@@ -81,7 +98,7 @@ def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, floa
     dim = routing.GetDimensionOrDie("time")
     for node, (lo_h, hi_h) in enumerate(windows, start=1):
         lo = int((lo_h - DAY_START_H) * 60)
-        hi = max(lo, int((hi_h - DAY_START_H) * 60) - visit_min // 2)  # arrive early enough to enjoy it
+        hi = max(lo, int((hi_h - DAY_START_H) * 60) - (stays[node - 1] // 2 if not isinstance(visit_min, list) else 0))
         dim.CumulVar(manager.NodeToIndex(node)).SetRange(max(0, lo), hi)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC

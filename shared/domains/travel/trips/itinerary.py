@@ -1,47 +1,63 @@
-"""Itinerary assembly: from per-(day, day part) relevance to days of ordered, fitting, diverse stops.
+"""Itinerary assembly: from per-(day, day part) relevance to dated days of timed stops a traveller would accept.
 
 Steps, and why:
-1. Filter: a venue must suit the day part (coffee and sights by day, bars at night), be open then when
-   its hours parse, fit the budget, and not be used already (no venue twice).
+1. Template: each date gets the day model's stops (daymodel.day_template): visits, lunch and dinner at the
+   local hours, breakfast and a night stop when the tags ask for them.
 2. Areas: k-means over the best venues' coordinates gives one area per day, best area first, so a day
-   stays in one part of town; every candidate pays a distance penalty from its day's area centre.
-3. Diversity: MMR across the whole trip (the already-chosen stops of every earlier slot are the MMR
-   context), so day 3 is not day 1 again.
-4. Balance: at most two thirds of a day's stops are for eating or drinking, so a food lover's day still
-   has something to do between meals. Evening and morning are picked first (dinner and the first stop
-   anchor a day), the afternoon fills around them.
-5. Order: OR-Tools sequences each day's stops inside their day-part windows (narrowed to listed opening
-   hours), minimising travel.
-6. Fallbacks: for every slot the next-best fitting venues (and indoor ones for outdoor slots) are
-   stored with the trip, so venue_closed and weather pivots need no ranker call.
+   stays in one part of town; every candidate pays a distance penalty from its day's area centre, and
+   venues without usable coordinates are planned only when nothing located fits.
+3. Fill: meals first (dinner anchors the evening), then visits, night and breakfast. A stop takes the best
+   venue that fits its kind (stops.fits), is in season, within budget, unused, and open long enough inside
+   the stop's window *on that date*. When the traveller's tags apply to the stop and some fitting venue has
+   evidence for them, the choice is among those. MMR across the whole trip keeps day 3 from being day 1.
+   A first visit gets landmarks: visits lean toward the city's landmarks until the trip has its share.
+4. Schedule: OR-Tools orders the day's stops inside their windows (narrowed to the venue's opening that
+   date), minimising travel; a forward pass then sets arrival times with real travel legs (walking, or a
+   transit estimate for long legs), seats meals at the local hour, and lets a stay stretch (up to its type's
+   longest visit, never past closing) instead of leaving the traveller idle. A stop that would fall outside
+   its venue's hours is dropped rather than planned closed.
+5. Fallbacks: for every slot the next-best venues that fit the same stop and are open at its time (and
+   indoor ones for outdoor visits) are stored with the trip, so venue_closed and weather pivots need no
+   ranker call.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.domains.travel.trips.dayparts import DAY_PARTS, MIN_FIT, day_part_fit, is_outdoor, open_during, visit_window
-from shared.domains.travel.trips.geo import areas, clock, haversine_km, order_stops
+from shared.domains.travel.trips import stops
+from shared.domains.travel.trips.daymodel import LocalTimes, StopSpec, day_template, duration
+from shared.domains.travel.trips.evidence import applicable_tags, tag_evidence
+from shared.domains.travel.trips.geo import areas, haversine_km, leg, order_stops
+from shared.domains.travel.trips.tags import Tags
 from shared.engine.serving.mmr import mmr_select
 from shared.engine.serving.types import Candidate
 
-PART_SLOTS = {
-    3: {"morning": 1, "afternoon": 1, "evening": 1},
-    4: {"morning": 1, "afternoon": 2, "evening": 1},
-    5: {"morning": 2, "afternoon": 2, "evening": 1},
-}
-GEO_WEIGHT = 0.06          # relevance lost per km beyond the free radius
-GEO_FREE_KM = 1.0
-GEO_CAP = 0.5
-NO_COORDS_PENALTY = 0.05
+GEO_WEIGHT = 0.15          # relevance lost per km beyond the free radius from the day's area centre
+GEO_FREE_KM = 0.8
+GEO_CAP = 0.7
+IMPRECISE_PENALTY = 0.25   # a venue placed only at its city's centre
 MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
-PICK_ORDER = ("evening", "morning", "afternoon")
-EAT_DRINK = {"food", "drink", "eat"}
+LANDMARK_BONUS = 0.45
+JITTER = 0.10              # per-traveller variety: two travellers with the same tags do not get the same city
+FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
 
 Relevance = Callable[[int, str], dict[str, float]]
+
+
+@dataclass
+class Leg:
+    km: float | None
+    minutes: int
+    mode: str
+
+    def as_dict(self) -> dict:
+        return {"km": None if self.km is None else round(self.km, 2), "minutes": self.minutes, "mode": self.mode}
 
 
 @dataclass
@@ -53,6 +69,10 @@ class PlannedSlot:
     score: float
     arrive: str | None = None
     serves: list[str] = field(default_factory=list)
+    kind: str = "visit"
+    depart: str | None = None
+    travel: Leg | None = None
+    matched: list[tuple[str, str]] = field(default_factory=list)   # (tag, evidence) the choice rests on
 
 
 @dataclass
@@ -61,13 +81,17 @@ class Plan:
     fallbacks: dict[str, dict[str, list[dict]]]
     empty_reason: str | None = None
     day_areas: list[tuple[float, float] | None] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def snapshot(c: Candidate) -> dict:
-    """What a slot needs to render without another catalogue read."""
-    return {"id": c.id, "name": c.name, "category": c.category, "tags": list(c.tags), "lat": c.lat, "lon": c.lon,
-            "price_level": c.price_level, "hours": c.hours, "quality": c.quality,
+    """What a slot needs to render (and its narrative to be checked) without another catalogue read."""
+    return {"id": c.id, "name": c.name, "category": c.category, "venue_type": stops.effective_type(c),
+            "tags": list(c.tags), "lat": c.lat, "lon": c.lon, "coord_precision": c.extra.get("coord_precision")
+            if c.lat is not None else None, "price_level": c.price_level, "hours": c.hours,
+            "hours_source": "listed" if c.extra.get("opening") else "typical", "quality": c.quality,
             "description": c.extra.get("description"), "address": c.extra.get("address"),
+            "landmark": bool(c.extra.get("landmark")), "visit_kind": c.extra.get("visit_kind", "venue"),
             "catalogued": not c.extra.get("uncatalogued", False)}
 
 
@@ -79,30 +103,25 @@ def within_budget(c: Candidate, max_price_level: int | None) -> bool:
     return max_price_level is None or c.price_level is None or c.price_level <= max_price_level
 
 
-def eligible(c: Candidate, part: str, max_price_level: int | None) -> bool:
-    return (day_part_fit(c.category, c.tags, part) >= MIN_FIT and open_during(c.hours, part)
-            and within_budget(c, max_price_level))
+def located(c: Candidate) -> bool:
+    return c.lat is not None and c.lon is not None
 
 
-def eat_drink_cap(slots_per_day: int) -> int:
-    """Eating and drinking stops allowed per day: 2 of 3, 2 of 4, 3 of 5."""
-    return max(1, (2 * slots_per_day) // 3)
+def point(c: Candidate) -> tuple[float, float] | None:
+    return (c.lat, c.lon) if located(c) else None
 
 
-def geo_penalty(c: Candidate, centre: tuple[float, float] | None) -> float:
-    if centre is None:
-        return 0.0
-    if c.lat is None or c.lon is None:
-        return NO_COORDS_PENALTY
-    km = haversine_km((c.lat, c.lon), centre)
-    return min(GEO_CAP, GEO_WEIGHT * max(0.0, km - GEO_FREE_KM))
+def jitter(user_key: str, venue_id: str) -> float:
+    h = hashlib.blake2b(f"{user_key}|{venue_id}".encode(), digest_size=4).digest()
+    return JITTER * int.from_bytes(h, "big") / 2**32
 
 
 def penalties(pool: dict[str, Candidate], centre: tuple[float, float] | None) -> dict[str, float]:
-    """geo_penalty for every venue at once (vectorised haversine): assembly asks for it per slot."""
-    if centre is None:
-        return dict.fromkeys(pool, 0.0)
+    """Distance penalty from the day's area centre for every venue at once (vectorised haversine)."""
     ids = list(pool)
+    imprecise = np.array([pool[i].extra.get("coord_precision") == "city" for i in ids])
+    if centre is None:
+        return {i: float(p) for i, p in zip(ids, np.where(imprecise, IMPRECISE_PENALTY, 0.0))}
     lat = np.array([pool[i].lat if pool[i].lat is not None else np.nan for i in ids], dtype=np.float64)
     lon = np.array([pool[i].lon if pool[i].lon is not None else np.nan for i in ids], dtype=np.float64)
     la1, lo1 = np.radians(centre[0]), np.radians(centre[1])
@@ -110,12 +129,13 @@ def penalties(pool: dict[str, Candidate], centre: tuple[float, float] | None) ->
     h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
     km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
     pen = np.minimum(GEO_CAP, GEO_WEIGHT * np.maximum(0.0, km - GEO_FREE_KM))
-    pen = np.where(np.isnan(pen), NO_COORDS_PENALTY, pen)
+    pen = np.where(np.isnan(pen), GEO_CAP, pen) + np.where(imprecise, IMPRECISE_PENALTY, 0.0)
     return {i: float(p) for i, p in zip(ids, pen)}
 
 
 def day_centres(pool: dict[str, Candidate], overall: dict[str, float], n_days: int) -> list[tuple[float, float] | None]:
-    ranked = sorted((v for v in pool.values() if v.lat is not None and v.lon is not None and v.id in overall),
+    ranked = sorted((v for v in pool.values() if located(v) and v.id in overall
+                     and v.extra.get("coord_precision") != "city"),
                     key=lambda v: -overall[v.id])[:90]
     if len(ranked) < 3:
         return [None] * n_days
@@ -125,90 +145,213 @@ def day_centres(pool: dict[str, Candidate], overall: dict[str, float], n_days: i
     return [tuple(map(float, centres[d % len(centres)])) for d in range(n_days)]
 
 
+@dataclass
+class _Choice:
+    spec: StopSpec
+    venue: Candidate
+    score: float
+    window: tuple[int, int]
+    matched: list[tuple[str, str]]
+    serves: list[str]
+
+
+@dataclass
+class Trip:
+    """What assembly needs to know about the trip itself."""
+    dates: list[dt.date]
+    tags: Tags
+    local: LocalTimes
+    max_price_level: int | None = None
+    first_visit: bool = True
+    user_key: str = ""
+
+
 def assemble(
     pool: dict[str, Candidate],
     relevance: Relevance,
-    n_days: int,
-    slots_per_day: int,
+    trip: Trip,
     *,
-    max_price_level: int | None = None,
     exclude: set[str] | None = None,
     on_pick: Callable[[int, str, Candidate], list[str]] | None = None,
-    solve_order: bool = True,
 ) -> Plan:
-    """Assemble n_days of slots. `relevance(day, part)` gives scores for that slot's candidates;
-    `on_pick` (groups) is told each pick and returns whose preferences it serves."""
-    per_part = PART_SLOTS[slots_per_day]
+    """Assemble every date of the trip. `relevance(day, part)` scores that day part's candidates; `on_pick`
+    (groups) is told each pick and returns whose preferences it serves."""
+    tag_names = set(trip.tags.all)
     used: set[str] = set(exclude or ())
     chosen_all: list[Candidate] = []
-    rel_cache: dict[tuple[int, str], dict[str, float]] = {}
     overall: dict[str, float] = {}
-    for part in DAY_PARTS:  # areas are drawn from day 1's relevance: where this traveller's city is
+    for part in ("morning", "afternoon", "evening"):  # areas come from day 1: where this traveller's city is
         for vid, s in relevance(1, part).items():
             overall[vid] = max(overall.get(vid, -1e9), s)
+    n_days = len(trip.dates)
     centres = day_centres(pool, overall, n_days)
+    any_located = sum(located(c) for c in pool.values()) >= 0.3 * max(1, len(pool))
+    landmarks_wanted = (max(1, (n_days + 1) // 2) if trip.first_visit else 0)
+    landmarks_placed = 0
     slots: list[PlannedSlot] = []
-    fallbacks: dict[str, dict[str, list[dict]]] = {}
-    reasons: list[str] = []
-    day_pen: dict[int, dict[str, float]] = {}
-    for d in range(1, n_days + 1):
-        centre = centres[d - 1]
-        pen = day_pen[d] = penalties(pool, centre)
-        day_slots: list[PlannedSlot] = []
-        eat_drink_left = eat_drink_cap(slots_per_day)
-        for part in PICK_ORDER:
-            rel = relevance(d, part)
-            rel_cache[(d, part)] = rel
-            adjusted = {vid: s - pen[vid] for vid, s in rel.items() if vid in pool}
-            fitting = [pool[vid] for vid in adjusted if eligible(pool[vid], part, max_price_level)]
-            for _ in range(per_part[part]):
-                cands = [c for c in fitting if c.id not in used]
-                if eat_drink_left <= 0:
-                    cands = [c for c in cands if c.category not in EAT_DRINK] or cands
-                if not cands:
-                    reasons.append(f"day {d} {part}: no open venue fits this day part and budget")
-                    break
-                c = mmr_select(cands, adjusted, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
-                used.add(c.id)
-                chosen_all.append(c)
-                eat_drink_left -= c.category in EAT_DRINK
-                serves = on_pick(d, part, c) if on_pick else []
-                day_slots.append(PlannedSlot(d, 0, part, c, round(adjusted[c.id], 4), serves=serves))
-        _order_day(day_slots, centre, solve_order)
+    notes: list[str] = []
+    day_rel: dict[tuple[int, str], dict[str, float]] = {}
+    for d, date in enumerate(trip.dates, start=1):
+        pen = penalties(pool, centres[d - 1])
+        template = day_template(trip.tags.pace, tag_names, trip.local)
+        picks: dict[int, _Choice] = {}
+        for kind in FILL_ORDER:
+            for idx, spec in enumerate(template):
+                if spec.kind != kind:
+                    continue
+                rel = day_rel.setdefault((d, spec.day_part), relevance(d, spec.day_part))
+                want_landmark = kind == "visit" and landmarks_placed < landmarks_wanted
+                choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located,
+                               want_landmark)
+                if choice is None:
+                    notes.append(f"day {d} {kind}: no open venue fits it on {date.isoformat()}")
+                    continue
+                used.add(choice.venue.id)
+                chosen_all.append(choice.venue)
+                landmarks_placed += bool(choice.venue.extra.get("landmark"))
+                choice.serves = on_pick(d, spec.day_part, choice.venue) if on_pick else []
+                picks[idx] = choice
+        day_slots = schedule_day(d, date, [picks[i] for i in sorted(picks)], centres[d - 1], notes)
+        dropped = {c.venue.id for c in picks.values()} - {s.venue.id for s in day_slots}
+        used -= dropped
         slots.extend(day_slots)
-    # fallbacks after the whole trip is known, so no fallback is a venue already in the itinerary
-    taken = {s.venue.id for s in slots}
-    for s in slots:
-        rel = rel_cache[(s.day_number, s.day_part)]
-        pen = day_pen[s.day_number]
-        alts = sorted(
-            (pool[vid] for vid in rel if vid in pool and vid not in taken and vid not in (exclude or ())
-             and eligible(pool[vid], s.day_part, max_price_level)),
-            key=lambda c: -(rel[c.id] - pen[c.id]),
-        )
-        closed = [snapshot(c) for c in alts[:N_FALLBACKS]]
-        weather = [snapshot(c) for c in alts if not is_outdoor(c.category, c.tags)][:N_FALLBACKS] \
-            if is_outdoor(s.venue.category, s.venue.tags) else []
-        fallbacks[slot_key(s.day_number, s.slot_order)] = {"venue_closed": closed, "weather": weather}
+    fallbacks = _fallbacks(pool, slots, day_rel, trip, tag_names, exclude or set(), any_located)
     empty_reason = None
     if not slots:
-        empty_reason = "; ".join(reasons) or "no candidate venues for this city and these preferences"
-    return Plan(slots, fallbacks, empty_reason, centres)
+        empty_reason = "; ".join(notes) or "no candidate venues for this city and these preferences"
+    return Plan(slots, fallbacks, empty_reason, centres, notes)
 
 
-def _order_day(day_slots: list[PlannedSlot], centre, solve_order: bool) -> None:
-    part_rank = {p: i for i, p in enumerate(DAY_PARTS)}
-    day_slots.sort(key=lambda s: part_rank[s.day_part])
-    if solve_order and day_slots:
-        stops = [(s.venue.lat, s.venue.lon) if s.venue.lat is not None and s.venue.lon is not None else None
-                 for s in day_slots]
-        start = centre or next((p for p in stops if p is not None), None)
-        result = order_stops(start, stops, [visit_window(s.venue.hours, s.day_part) for s in day_slots])
-        if result is not None:
-            order, arrivals = result
-            reordered = [day_slots[i] for i in order]
-            for s, minute in zip(reordered, arrivals):
-                s.arrive = clock(minute)
-            day_slots[:] = reordered
-    for i, s in enumerate(day_slots, start=1):
+def _eligible(c: Candidate, spec: StopSpec, date: dt.date, trip: Trip, tag_names: set[str], any_located: bool,
+              ) -> tuple[int, int] | None:
+    """The arrival window when `c` can fill `spec` on `date`, else None."""
+    if not (stops.plannable(c) and stops.fits(c, spec.kind, tag_names) and stops.in_season(c, date)
+            and within_budget(c, trip.max_price_level)):
+        return None
+    if any_located and not located(c):
+        return None
+    shortest = duration(stops.effective_type(c), spec.kind)[0]
+    return stops.arrival_window(c, date, spec.earliest, spec.latest, shortest)
+
+
+def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, chosen_all, any_located,
+          want_landmark: bool) -> _Choice | None:
+    windows: dict[str, tuple[int, int]] = {}
+    for vid in rel:
+        c = pool.get(vid)
+        if c is None or vid in used:
+            continue
+        w = _eligible(c, spec, date, trip, tag_names, any_located)
+        if w is not None:
+            windows[vid] = w
+    if not windows:
+        return None
+    wanted = applicable_tags(trip.tags, spec.kind)
+    evidence = {vid: tag_evidence(pool[vid], wanted) for vid in windows} if wanted else {}
+    with_evidence = [vid for vid, ev in evidence.items() if ev]
+    ids = with_evidence or list(windows)
+    if want_landmark:
+        marks = [vid for vid in windows if pool[vid].extra.get("landmark")]
+        if marks and not (with_evidence and not set(marks) & set(with_evidence)):
+            ids = [vid for vid in ids if vid in marks] or ids
+    scores = {vid: rel[vid] - pen.get(vid, 0.0) + jitter(trip.user_key, vid)
+              + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark") else 0.0) for vid in ids}
+    c = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
+    return _Choice(spec, c, round(scores[c.id], 4), windows[c.id], evidence.get(c.id, []), [])
+
+
+def schedule_day(day: int, date: dt.date, picks: list[_Choice], centre, notes: list[str]) -> list[PlannedSlot]:
+    """Order the day's stops inside their windows (OR-Tools), then set real times with a forward pass."""
+    if not picks:
+        return []
+    stays = [duration(stops.effective_type(p.venue), p.spec.kind)[1] for p in picks]
+    start = centre or next((point(p.venue) for p in picks if located(p.venue)), None)
+    result = order_stops(start, [point(p.venue) for p in picks],
+                         [(p.window[0] / 60.0, (p.window[1] + 1) / 60.0) for p in picks], stays)
+    order = result[0] if result is not None else list(range(len(picks)))
+    picks = [picks[i] for i in order]
+    timed = _forward_pass(date, picks)
+    out = []
+    for i, (p, arrive, depart, travel) in enumerate(timed, start=1):
+        if arrive is None:
+            notes.append(f"day {day} {p.spec.kind}: {p.venue.name} could not be reached while open; dropped")
+            continue
+        out.append(PlannedSlot(day, 0, p.spec.day_part, p.venue, p.score, _clock(arrive), p.serves, p.spec.kind,
+                               _clock(depart), travel, p.matched))
+    prev = None
+    for i, s in enumerate(out, start=1):  # legs are from the previous *kept* stop
         s.slot_order = i
+        s.travel = Leg(*leg(point(prev.venue), point(s.venue))) if prev is not None else None
+        prev = s
+    return out
+
+
+def _forward_pass(date: dt.date, picks: list[_Choice]) -> list[tuple[_Choice, int | None, int | None, Leg | None]]:
+    """Arrival and departure minutes for each stop in order. Meals sit down at the local hour when the previous
+    stay can stretch to meet it; a stop whose venue would be closed on arrival gets None."""
+    out: list[list] = []
+    free_at: int | None = None     # when the traveller leaves the previous stop
+    prev_c: Candidate | None = None
+    for p in picks:
+        t_leg = Leg(*leg(point(prev_c), point(p.venue))) if prev_c is not None else None
+        lo, hi = p.window
+        earliest = lo if free_at is None else max(lo, free_at + t_leg.minutes)
+        arrive = earliest
+        if p.spec.target is not None and earliest < p.spec.target <= hi and out:
+            # sit down at the local hour if the previous stop can stretch to fill the wait
+            prev = out[-1]
+            room = _stretch_room(prev[0], date, prev[1], prev[2])
+            arrive = max(earliest, p.spec.target - room) if room < p.spec.target - earliest else p.spec.target
+        if arrive > hi:
+            out.append([p, None, None, t_leg])
+            continue
+        usual = duration(stops.effective_type(p.venue), p.spec.kind)[1]
+        rng = stops.open_range_at(p.venue, date, arrive)
+        depart = min(arrive + usual, rng[1]) if rng else arrive + usual
+        if out and out[-1][1] is not None:  # stretch the previous stay into the wait, never past its closing
+            prev = out[-1]
+            gap = arrive - (prev[2] + (t_leg.minutes if t_leg else 0))
+            if gap > 0:
+                prev[2] += min(gap, _stretch_room(prev[0], date, prev[1], prev[2]))
+        out.append([p, arrive, depart, t_leg])
+        free_at, prev_c = depart, p.venue
+    return [tuple(x) for x in out]
+
+
+def _stretch_room(p: _Choice, date: dt.date, arrive: int | None, depart: int | None) -> int:
+    if arrive is None or depart is None:
+        return 0
+    longest = duration(stops.effective_type(p.venue), p.spec.kind)[2]
+    rng = stops.open_range_at(p.venue, date, arrive)
+    closing = rng[1] if rng else arrive + longest
+    return max(0, min(arrive + longest, closing) - depart)
+
+
+def _clock(minute: int) -> str:
+    return f"{(minute // 60) % 24:02d}:{minute % 60:02d}"
+
+
+def _fallbacks(pool, slots: list[PlannedSlot], day_rel, trip: Trip, tag_names, exclude, any_located) -> dict:
+    """Per slot: the best unused venues that fit the same stop and are open for it at its planned time."""
+    taken = {s.venue.id for s in slots}
+    out: dict[str, dict[str, list[dict]]] = {}
+    for s in slots:
+        date = trip.dates[s.day_number - 1]
+        at = int(s.arrive[:2]) * 60 + int(s.arrive[3:])
+        spec = StopSpec(s.kind, at, at)
+        rel = day_rel.get((s.day_number, s.day_part), {})
+        alts = sorted((pool[vid] for vid in rel if vid in pool and vid not in taken and vid not in exclude
+                       and _eligible(pool[vid], spec, date, trip, tag_names, any_located) is not None),
+                      key=lambda c: -rel[c.id])
+        closed = [snapshot(c) for c in alts[:N_FALLBACKS]]
+        weather = [snapshot(c) for c in alts if not stops.is_outdoor(c)][:N_FALLBACKS] \
+            if stops.is_outdoor(s.venue) else []
+        out[slot_key(s.day_number, s.slot_order)] = {"venue_closed": closed, "weather": weather}
+    return out
+
+
+def day_km(day_slots: list[dict]) -> float:
+    """Straight-line km between consecutive located stops of one rendered day."""
+    pts = [(s["venue"]["lat"], s["venue"]["lon"]) for s in day_slots
+           if s["venue"].get("lat") is not None and s["venue"].get("lon") is not None]
+    return round(sum(haversine_km(a, b) for a, b in zip(pts, pts[1:])), 2)

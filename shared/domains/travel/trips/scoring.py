@@ -2,7 +2,8 @@
 
 The ranker scores the city's candidates once per (city, archetype). Each (day part, trip day)
 combination is derived from that: scores normalised to [0, 1], multiplied by day-part fit, with later
-trip days leaning toward less obvious venues. These derived lists are what the cache stores per
+trip days leaning toward less obvious venues. Opening hours depend on the date, so they are applied at
+assembly (stops.arrival_window), not here. These derived lists are what the cache stores per
 combination. A user's own tags and user-tower vector then add a personal term (no ranker call), with
 each tag counting only in the day parts it is about.
 """
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared.domains.travel.trips.dayparts import MIN_FIT, day_part_fit, open_during
+from shared.domains.travel.trips.dayparts import MIN_FIT, day_part_fit
 from shared.domains.travel.trips.tags import Tags
 from shared.engine.serving.types import Candidate
 
@@ -34,8 +35,8 @@ def normalise(scores: dict[str, float]) -> dict[str, float]:
 
 def derive_combos(base: list[tuple[str, float]], pool: dict[str, Candidate], parts, days,
                   size: int = COMBO_SIZE) -> dict[tuple[str, int], list[tuple[str, float]]]:
-    """Every (day part, trip day) combination of one ranking. Day-part fit and opening hours do not depend
-    on the day, so they are worked out once per part; only the novelty lean changes from day to day."""
+    """Every (day part, trip day) combination of one ranking. Day-part fit does not depend on the day, so it is
+    worked out once per part; only the novelty lean changes from day to day."""
     norm = normalise(dict(base))
     out: dict[tuple[str, int], list[tuple[str, float]]] = {}
     for part in parts:
@@ -45,7 +46,7 @@ def derive_combos(base: list[tuple[str, float]], pool: dict[str, Candidate], par
             if c is None:
                 continue
             fit = day_part_fit(c.category, c.tags, part)
-            if fit >= MIN_FIT and open_during(c.hours, part):
+            if fit >= MIN_FIT:
                 fitting.append((vid, s * fit, 1.0 - c.quality))
         for day in days:
             lean = NOVELTY_WEIGHT * min(1.0, (day - 1) / 4.0)

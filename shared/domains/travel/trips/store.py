@@ -13,11 +13,11 @@ from typing import Any
 TRIP_COLUMNS = ("id, user_id, group_id, city_id, start_date, end_date, status, request, served_by, model_version, "
                 "fallbacks, meta, member_ids, created_at")
 SLOT_COLUMNS = ("id, trip_id, day_number, slot_order, day_part, activity_node_id, generated_narrative, model_version, "
-                "serves, venue, arrive, score")
+                "serves, venue, arrive, score, details")
 
 
 SLOT_FIELDS = ("id", "day_number", "slot_order", "day_part", "activity_node_id", "narrative", "model_version",
-               "serves", "venue", "arrive", "score")
+               "serves", "venue", "arrive", "score", "details")
 
 
 def new_trip_id() -> str:
@@ -60,12 +60,12 @@ async def insert_trip(conn, trip: dict, slots: list[dict]) -> None:
         " model_version, fallbacks, meta, member_ids) VALUES ($1,$2,$3,$4,$5,'planned',$6,$7,$8,$9,$10,$11)"
         " RETURNING id)"
         " INSERT INTO itinerary_slots (id, trip_id, day_number, slot_order, day_part, activity_node_id,"
-        " generated_narrative, model_version, serves, venue, arrive, score)"
+        " generated_narrative, model_version, serves, venue, arrive, score, details)"
         " SELECT r.id, t.id, r.day_number, r.slot_order, r.day_part, r.activity_node_id, r.narrative,"
-        " r.model_version, r.serves, r.venue, r.arrive, r.score"
+        " r.model_version, r.serves, r.venue, r.arrive, r.score, r.details"
         " FROM t, jsonb_to_recordset($12::jsonb) AS r(id text, day_number smallint, slot_order smallint,"
         " day_part text, activity_node_id text, narrative text, model_version text, serves jsonb,"
-        " venue jsonb, arrive text, score real)",
+        " venue jsonb, arrive text, score real, details jsonb)",
         trip["id"], trip["user_id"], trip["city_id"], trip["start_date"], trip["end_date"], trip["request"],
         trip["served_by"], trip["model_version"], trip["fallbacks"], trip["meta"], trip["member_ids"],
         [{k: s[k] for k in SLOT_FIELDS} for s in slots])
@@ -82,18 +82,30 @@ async def load_trip_for(conn, trip_id: str, user_id: str) -> tuple[dict, list[di
 
 
 async def replace_slot_venue(conn, trip_id: str, slot: str, venue: dict, narrative: str, model_version: str,
-                             fallbacks: dict | None, pivot_kind: str, payload: dict) -> None:
+                             fallbacks: dict | None, pivot_kind: str, payload: dict, details: dict) -> None:
     """Swap one slot's venue, update the stored fallbacks and record the pivot, atomically."""
     async with conn.transaction():
         node_id = venue.get("id") if venue.get("catalogued", True) else None
         await conn.execute(
             "UPDATE itinerary_slots SET activity_node_id = $3, venue = $4, generated_narrative = $5, model_version = $6,"
-            " updated_at = now() WHERE id = $2 AND trip_id = $1",
-            trip_id, slot, node_id, venue, narrative, model_version)
+            " details = $7, updated_at = now() WHERE id = $2 AND trip_id = $1",
+            trip_id, slot, node_id, venue, narrative, model_version, details)
         if fallbacks is not None:
             await conn.execute("UPDATE trips SET fallbacks = $2 WHERE id = $1", trip_id, fallbacks)
         await conn.execute("INSERT INTO trip_pivots (trip_id, kind, payload) VALUES ($1, $2, $3)",
                            trip_id, pivot_kind, payload)
+
+
+async def update_slot_narrative(conn, trip_id: str, slot: str, narrative: str, details: dict) -> None:
+    await conn.execute("UPDATE itinerary_slots SET generated_narrative = $3, details = $4, updated_at = now()"
+                       " WHERE id = $2 AND trip_id = $1", trip_id, slot, narrative, details)
+
+
+async def has_completed_trip(conn, user_id: str, city_id: str) -> bool:
+    """Whether the traveller has been to this city with us before (a completed trip): a first visit gets landmarks."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM trips WHERE city_id = $2 AND status = 'completed'"
+        " AND (user_id = $1 OR $1 = ANY(member_ids)))", user_id, city_id))
 
 
 def dumps(obj: Any) -> str:

@@ -5,17 +5,17 @@ the catalogue's places_client) give venues with a type, rating and location. The
 so retrieval is the searches themselves and the heuristic ranker orders them by the persona's tags
 (mapped from Places types) and a generic quality score from the rating. The response says so
 (catalogue: "places_fallback"), and when Places cannot answer the itinerary is empty with the reason.
+This is the second source of the planner's candidates stage; everything after it is shared.
 """
 from __future__ import annotations
 
 import logging
-import time
 
-from shared.domains.travel.trips import store
 from shared.engine.serving.heuristic import HeuristicRanker
 from shared.engine.serving.types import Candidate, RankingContext
 
 log = logging.getLogger(__name__)
+MODEL_VERSION = "heuristic-v1+places-generic"
 QUERIES = ("top sights in {city}", "best restaurants in {city}", "coffee shops in {city}", "bars in {city}",
            "parks in {city}", "museums in {city}")
 TYPE_MAP = {  # Places type -> (category, vibe-taxonomy tags)
@@ -74,6 +74,10 @@ async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str 
         except PlacesError as exc:
             error = str(exc)
             break
+        except Exception as exc:  # no credentials, network down: the trip says why it is empty, never a 500
+            log.warning("Places search failed for %s", city_name, exc_info=True)
+            error = f"the Places API is unavailable ({type(exc).__name__})"
+            break
         for place in answer.data.get("places") or []:
             c = candidate_from_place(place)
             if c is not None and c.id not in seen:
@@ -81,42 +85,20 @@ async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str 
     return list(seen.values()), (None if seen else (error or "Places returned no venues for this city"))
 
 
-async def plan_unseeded(deps, conn, user_id, req, city_id, city_name, members, t0):
-    from shared.domains.travel.trips.planner import assemble_for, build_slots, render_days
-    from shared.domains.travel.trips.scoring import combine, derive_combo, personal_by_part
+async def places_ranking(pool, city_id: str, city_name: str, persona, user_id: str, signals: int, days: int):
+    """(ranking, problem): the unseeded city's candidates and their heuristic ranking, in the same shape as a
+    seeded ranking, so the rest of planning does not care which source it came from; `problem` says why
+    Places gave nothing, when it did not."""
+    from shared.domains.travel.trips.ranking import Ranking
+    from shared.domains.travel.trips.scoring import derive_combos
+    from shared.engine.serving.cache import DAY_PARTS, MAX_CACHED_DAY
 
-    cands, problem = await places_candidates(deps.pool, city_name)
-    persona = members[0][1]
-    ctx = RankingContext(user_id=user_id, signal_count=members[0][2], tags=persona.tags.vibe_terms())
+    cands, problem = await places_candidates(pool, city_name)
+    ctx = RankingContext(user_id=user_id, signal_count=signals, tags=persona.tags.vibe_terms())
     items = HeuristicRanker().rank(ctx, cands)
-    pool = {c.id: c for c in cands}
+    venues = {c.id: c for c in cands}
     base = [(i.id, i.score) for i in items]
-
-    def relevance_of(_uid, member_persona):
-        personal = personal_by_part(member_persona.tags, None, pool)
-        return lambda d, part: combine(derive_combo(base, pool, part, d), personal(part))
-
-    plan = assemble_for(pool, members, relevance_of, req)
-    reason = plan.empty_reason
-    if not plan.slots:
-        reason = f"{city_name} is not seeded and the Places fallback gave nothing usable: {problem or reason}"
-    version = "heuristic-v1+places-generic"
-    trip_id = store.new_trip_id()
-    slots = build_slots(trip_id, plan, members, version)
-    await store.insert_trip(conn, {
-        "id": trip_id, "user_id": user_id, "city_id": city_id, "start_date": req.start_date,
-        "end_date": req.end_date, "request": req.model_dump(mode="json"), "served_by": "heuristic",
-        "model_version": version, "fallbacks": plan.fallbacks, "member_ids": [m[0] for m in members],
-        "meta": {"catalogue": "places_fallback", "empty_reason": reason},
-    }, slots)
-    body = {
-        "trip_id": trip_id, "city": {"id": city_id, "name": city_name}, "catalogue": "places_fallback",
-        "quality_signals": "generic (Places rating only)",
-        "start_date": req.start_date.isoformat(), "end_date": req.end_date.isoformat(), "status": "planned",
-        "days": render_days(req.start_date, req.days, slots), "served_by": "heuristic", "ranker": "heuristic",
-        "model_version": version, "fallback_reason": "city_not_seeded", "cache": {"hit": False, "ranker_calls": 1},
-        "persona": {"archetype": persona.archetype, "description": persona.description},
-        "members": [{"user_id": uid, "archetype": p.archetype} for uid, p, _ in members],
-        "empty_reason": reason, "timings_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)},
-    }
-    return body, version
+    combos = derive_combos(base, venues, DAY_PARTS, range(1, min(days, MAX_CACHED_DAY) + 1))
+    ranking = Ranking(city_id, None, [(i.id, i.score, i.confidence) for i in items], venues, combos, "heuristic",
+                      MODEL_VERSION, "heuristic", "city_not_seeded", False, 1, None)
+    return ranking, problem

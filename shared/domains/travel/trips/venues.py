@@ -4,6 +4,7 @@ the ranked-result cache, vectors as base64 float16 (64 dims → 128 bytes) to ke
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,10 @@ from shared.engine.serving.retrieval import DEFAULT_K, ann_search
 from shared.engine.serving.types import Candidate
 
 VENUE_COLUMNS = ("id, city_id, name, category, description, address, vibe_embedding, vibe_tags, quality_signals, "
-                 "cross_ref_confidence, overrated_flag, overrated_score, source_tier, lat, lon, hours, price_level")
+                 "cross_ref_confidence, overrated_flag, overrated_score, source_tier, lat, lon, hours, price_level, "
+                 "opening, hours_status, visit_kind, venue_type, season_months, plannable, coord_precision, prominence, "
+                 "landmark")
+LANDMARKS_PER_CITY = 12
 
 
 def collection_for(city_id: str) -> str:
@@ -41,17 +45,32 @@ def candidate_from_row(row: Any, retrieval_score: float = 0.0, vector: np.ndarra
     if vec is None and row["vibe_embedding"] is not None:
         vec = np.asarray(row["vibe_embedding"], dtype=np.float32)
     text = f"{row['name']} {row['description'] or ''}".lower()
+    opening = row["opening"]
     return Candidate(
         id=row["id"], name=row["name"], category=(row["category"] or "").lower(), tags=tuple(row["vibe_tags"] or ()),
         vector=vec, retrieval_score=retrieval_score, quality=quality_of(row), overrated=bool(row["overrated_flag"]),
         price_level=row["price_level"], lat=row["lat"], lon=row["lon"], hours=row["hours"],
-        extra={"text": text[:600], "description": (row["description"] or "")[:300] or None, "address": row["address"]},
+        extra={"text": text[:600], "description": row["description"] or None, "address": row["address"],
+               # the schedule as compact JSON text: hashable, so each distinct schedule is decoded once per process
+               "opening": json.dumps(opening, sort_keys=True, separators=(",", ":")) if opening else None,
+               "venue_type": row["venue_type"], "visit_kind": row["visit_kind"],
+               "season_months": list(row["season_months"]) if row["season_months"] else None,
+               "plannable": bool(row["plannable"]), "coord_precision": row["coord_precision"],
+               "landmark": bool(row["landmark"]), "prominence": float(row["prominence"] or 0.0)},
     )
 
 
-async def fetch_rows(conn, ids: list[str]) -> dict[str, Any]:
-    rows = await conn.fetch(f"SELECT {VENUE_COLUMNS} FROM activity_nodes WHERE id = ANY($1::text[])", ids)
+async def fetch_rows(conn, ids: list[str], *, plannable_only: bool = False) -> dict[str, Any]:
+    where = " AND plannable" if plannable_only else ""
+    rows = await conn.fetch(f"SELECT {VENUE_COLUMNS} FROM activity_nodes WHERE id = ANY($1::text[]){where}", ids)
     return {r["id"]: r for r in rows}
+
+
+async def fetch_landmarks(conn, city_id: str) -> list[Any]:
+    """The city's landmarks (marked at seeding from source prominence): every first visit may need one,
+    whatever the persona's nearest neighbours are."""
+    return await conn.fetch(f"SELECT {VENUE_COLUMNS} FROM activity_nodes WHERE city_id = $1 AND landmark AND plannable"
+                            " ORDER BY prominence DESC LIMIT $2", city_id, LANDMARKS_PER_CITY)
 
 
 def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
@@ -59,43 +78,45 @@ def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
     return ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
 
 
-OVERFETCH = 2          # ANN fetches k*OVERFETCH, then balance_day_parts keeps k
-DAY_PART_QUOTA = 40    # at least this many candidates that suit each day part, when the city has them
+OVERFETCH = 3          # ANN fetches k*OVERFETCH, then balance_stop_kinds keeps k
+# at least this many candidates for each kind of stop, when the city has them: a persona far from nightlife
+# still needs dinner, and a food lover still needs somewhere to go between meals
+STOP_QUOTAS = {"visit": 70, "lunch": 45, "dinner": 45, "night": 25, "breakfast": 15}
 
 
-def balance_day_parts(cands: list[Candidate], k: int = DEFAULT_K, quota: int = DAY_PART_QUOTA) -> list[Candidate]:
-    """The k best by similarity, except that each day part keeps at least `quota` fitting candidates:
-    a persona far from nightlife still needs somewhere to go in the evening. Order stays ANN order."""
-    from shared.domains.travel.trips.dayparts import DAY_PARTS, MIN_FIT, day_part_fit
+def balance_stop_kinds(cands: list[Candidate], k: int = DEFAULT_K) -> list[Candidate]:
+    """The k best by similarity, except that each kind of stop keeps its quota of fitting candidates.
+    Order stays ANN order; landmarks are always kept."""
+    from shared.domains.travel.trips.stops import fits
 
     if len(cands) <= k:
         return cands
-    keep: set[int] = set()
-    for part in DAY_PARTS:
-        fitting = [i for i, c in enumerate(cands) if day_part_fit(c.category, c.tags, part) >= MIN_FIT]
-        keep.update(fitting[:quota])
+    every_tag = {"shopping", "books", "theatre", "live_music"}
+    keep: set[int] = {i for i, c in enumerate(cands) if c.extra.get("landmark")}
+    for kind, quota in STOP_QUOTAS.items():
+        keep.update([i for i, c in enumerate(cands) if fits(c, kind, every_tag)][:quota])
     for i in range(len(cands)):
         if len(keep) >= k:
             break
         keep.add(i)
-    return [cands[i] for i in sorted(keep)][:max(k, len(keep))]
+    return [cands[i] for i in sorted(keep)][:k]
 
 
 async def retrieve(conn, qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K) -> list[Candidate]:
-    """ANN candidates (k of them, balanced across day parts), hydrated from Postgres, in ANN order.
-    Lodging never makes an itinerary stop."""
+    """ANN candidates (k of them, balanced across kinds of stop), hydrated from Postgres, in ANN order, plus the
+    city's landmarks. Only plannable venues: services, lodging and uncorroborated records never reach a ranker."""
     hits = search(qdrant, city_id, query, k * OVERFETCH)
-    rows = await fetch_rows(conn, [h[0] for h in hits])
+    rows = await fetch_rows(conn, [h[0] for h in hits], plannable_only=True)
     out = []
     for vid, score, _payload, vec in hits:
         row = rows.get(vid)
         if row is None:
-            continue  # vector without a catalogue row: stale index entry, skip
-        c = candidate_from_row(row, score, vec)
-        if c.category in ("lodging", "sleep"):
-            continue
-        out.append(c)
-    return balance_day_parts(out, k)[:k]
+            continue  # not plannable, or a vector without a catalogue row (stale index entry)
+        out.append(candidate_from_row(row, score, vec))
+    have = {c.id for c in out}
+    floor = min((c.retrieval_score for c in out), default=0.0)
+    out += [candidate_from_row(r, floor) for r in await fetch_landmarks(conn, city_id) if r["id"] not in have]
+    return balance_stop_kinds(out, k)[:k]
 
 
 def _vec_to_b64(v: np.ndarray | None) -> str | None:

@@ -1,0 +1,55 @@
+"""Evidence that a venue matches a traveller's tag, and which tags apply to which stop.
+
+One definition serves three readers: assembly (a stop the tags apply to is chosen among venues with
+evidence when there are any), the narrative (it may say "for your interest in X" only with evidence, and
+names it) and the itinerary benchmark (tag match rate). Evidence is a vibe-taxonomy term of the tag among
+the venue's tags, or one of the tag's keywords in the venue's name or description.
+
+Tags apply by stop: food tags to meals, interests and vibe to visits, drinking and nightlife tags to the
+night stop. A taste for cocktails says nothing about lunch.
+"""
+from __future__ import annotations
+
+from shared.domains.travel.trips.tags import FOOD, INTERESTS, VIBE, Tags
+from shared.engine.serving.types import Candidate
+
+NIGHT_TAGS = ("nightlife", "live_music", "cocktails", "beer", "wine", "theatre")
+BREAKFAST_TAGS = ("coffee", "tea", "bakery", "brunch")
+VOCAB = {**FOOD, **INTERESTS, **VIBE}
+
+
+def applicable_tags(tags: Tags, kind: str) -> tuple[str, ...]:
+    if kind == "night":
+        return tuple(t for t in tags.all if t in NIGHT_TAGS)
+    if kind == "breakfast":
+        return tuple(t for t in tags.food if t in BREAKFAST_TAGS)
+    if kind in ("lunch", "dinner"):
+        return tuple(t for t in tags.food if t not in NIGHT_TAGS)
+    return tuple(t for t in tags.interests + tags.vibe if t not in NIGHT_TAGS)
+
+
+def evidence_for(tag: str, venue_tags, text: str) -> str | None:
+    """'tag:<term>' or 'text:<keyword>' when the venue carries evidence for `tag`, else None."""
+    terms, keywords = VOCAB[tag]
+    have = set(venue_tags)
+    for term in terms:
+        if term in have:
+            return f"tag:{term}"
+    for kw in keywords:
+        if kw in text:
+            return f"text:{kw}"
+    return None
+
+
+def venue_text(name: str, description: str | None) -> str:
+    return f"{name} {description or ''}".lower()
+
+
+def tag_evidence(c: Candidate, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
+    text = venue_text(c.name, c.extra.get("description"))
+    out = []
+    for tag in wanted:
+        ev = evidence_for(tag, c.tags, text)
+        if ev:
+            out.append((tag, ev))
+    return out

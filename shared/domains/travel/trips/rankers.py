@@ -1,0 +1,119 @@
+"""Stage 4 of planning: rank each traveller's candidates. Cold travellers share their archetype's cached
+ranking (LLM or heuristic, through the router); warm ones with a production ML model get a personal one.
+The relevance assembly reads is that ranking's (day part, day) combination plus the traveller's own term."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from shared.domains.travel.trips.persona import Persona, user_tower
+from shared.domains.travel.trips.ranking import Ranking, archetype_ranking, personal_ranking
+from shared.domains.travel.trips.scoring import combine, personal_by_part
+from shared.engine.serving.cache import MAX_CACHED_DAY, count_call
+from shared.engine.serving.llm import LLMRanker
+from shared.engine.serving.router import RankerRouter, is_cold
+
+log = logging.getLogger(__name__)
+ML_MODEL_NAMES = ("als", "bpr", "ease")
+_ml_cache: dict[str, tuple[float, Any]] = {}
+
+
+def make_router_factory(deps, llm_allowed: bool, ml=None):
+    """A new router per ranking (it records its own calls), counting every call in Redis as well."""
+    from shared.settings import get_settings
+
+    loop = asyncio.get_running_loop()
+
+    def on_usage(usage: dict) -> None:
+        from shared.engine.cost_guard import record_usage
+
+        asyncio.run_coroutine_threadsafe(record_usage(deps.pool, "trips.ranking", usage), loop)
+
+    has_key = bool(get_settings().anthropic_api_key)
+
+    def factory() -> RankerRouter:
+        return RankerRouter(
+            llm=LLMRanker(on_usage=on_usage, timeout_s=3.0) if has_key else None,
+            ml=ml, llm_budget_s=3.5, llm_allowed=llm_allowed,
+            on_call=lambda name: count_call(deps.redis, name),
+        )
+
+    return factory
+
+
+async def llm_allowed(pool) -> bool:
+    from shared.settings import get_settings
+
+    if not get_settings().anthropic_api_key:
+        return False  # no LLM ranker at all: no need to ask the cost guard
+    try:
+        from shared.engine.cost_guard import ranking_budget_exhausted
+
+        return not await ranking_budget_exhausted(pool)
+    except Exception:  # no usage table yet or DB hiccup: the guard must not break planning
+        log.warning("cost guard unavailable; allowing the LLM ranker", exc_info=True)
+        return True
+
+
+async def production_ml(conn):
+    """The production ML ranker (first of ML_MODEL_NAMES with one), wrapped for online serving; cached for 60 s."""
+    now = time.monotonic()
+    cached = _ml_cache.get("ml")
+    if cached and now - cached[0] < 60:
+        return cached[1]
+    ranker = None
+    try:
+        from shared.engine.registry.artifacts import download_artifact
+        from shared.engine.registry.store import get_production
+        from shared.engine.serving.ml import MLRanker
+
+        for name in ML_MODEL_NAMES:
+            rec = await get_production(conn, name)
+            if rec is not None:
+                model = await asyncio.get_running_loop().run_in_executor(None, download_artifact, rec.artifact_path)
+                ranker = MLRanker(model)
+                break
+    except Exception:
+        log.warning("could not load a production ML model; warm users get the cold path", exc_info=True)
+    _ml_cache["ml"] = (now, ranker)
+    return ranker
+
+
+async def member_ranking(deps, conn, city: str, user_id: str, persona: Persona, signals: int, days: int,
+                         factory, ml) -> Ranking:
+    if ml is not None and not is_cold(signals):
+        router = factory()
+        router.ml = ml
+        return await personal_ranking(conn, deps.qdrant, city, persona, user_id, signals, days, router)
+    return await archetype_ranking(conn, deps.qdrant, deps.redis, city, persona.archetype, factory)
+
+
+async def rank_members(deps, conn, city_id: str, members, days: int) -> tuple[dict[str, Ranking], dict[str, Ranking]]:
+    """(ranking per member, distinct rankings by cache key): members of one archetype share one ranking."""
+    allowed = await llm_allowed(deps.pool)
+    ml = await production_ml(conn) if any(not is_cold(s) for _, _, s in members) else None
+    factory = make_router_factory(deps, allowed, ml)
+    rankings: dict[str, Ranking] = {}
+    by_key: dict[str, Ranking] = {}
+    for uid, p, s in members:
+        key = p.archetype if (ml is None or is_cold(s)) else f"user:{uid}"
+        if key not in by_key:
+            by_key[key] = await member_ranking(deps, conn, city_id, uid, p, s, days, factory, ml)
+        rankings[uid] = by_key[key]
+    return rankings, by_key
+
+
+def member_relevance(ranking: Ranking, persona: Persona):
+    """relevance(day, part): the ranking's combination for that slot plus the traveller's personal term."""
+    personal = personal_by_part(persona.tags, user_tower(persona.embedding), ranking.venues)
+    cache: dict[tuple[int, str], dict[str, float]] = {}
+
+    def relevance(day: int, part: str) -> dict[str, float]:
+        key = (min(day, MAX_CACHED_DAY), part)
+        if key not in cache:
+            cache[key] = combine(ranking.combo(part, day), personal(part))
+        return cache[key]
+
+    return relevance
