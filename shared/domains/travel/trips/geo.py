@@ -24,7 +24,7 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 WALK_KMH = 4.5
-WALK_MAX_KM = 2.0          # longer legs are a transit estimate: 10 minutes to wait and walk, ~3 minutes per km
+WALK_MAX_KM = 2.0          # longer legs are a transit estimate (see leg)
 UNKNOWN_LEG_MIN = 15       # a stop without coordinates: a guess, never zero
 
 
@@ -35,7 +35,8 @@ def leg(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[f
     km = haversine_km(a, b)
     if km <= WALK_MAX_KM:
         return km, (max(2, int(round(km / WALK_KMH * 60))) if km > 0.05 else 0), "walk"
-    return km, int(round(10 + 3 * km)), "transit"
+    # transit: never quicker than walking the threshold distance, then ~3 minutes per further km
+    return km, int(round(WALK_MAX_KM / WALK_KMH * 60 + 3 * (km - WALK_MAX_KM))), "transit"
 
 
 def travel_minutes(km: float) -> int:

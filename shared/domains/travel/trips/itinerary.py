@@ -297,11 +297,8 @@ def _forward_pass(date: dt.date, picks: list[_Choice]) -> list[tuple[_Choice, in
         lo, hi = p.window
         earliest = lo if free_at is None else max(lo, free_at + t_leg.minutes)
         arrive = earliest
-        if p.spec.target is not None and earliest < p.spec.target <= hi and out:
-            # sit down at the local hour if the previous stop can stretch to fill the wait
-            prev = out[-1]
-            room = _stretch_room(prev[0], date, prev[1], prev[2])
-            arrive = max(earliest, p.spec.target - room) if room < p.spec.target - earliest else p.spec.target
+        if p.spec.target is not None and earliest < p.spec.target <= hi:
+            arrive = p.spec.target  # meals at the local hour; the previous stay stretches into the wait below
         if arrive > hi:
             out.append([p, None, None, t_leg])
             continue
