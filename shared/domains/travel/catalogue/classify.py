@@ -181,7 +181,7 @@ def classify(v) -> Visitability:
     if v.sources == ["travelplanner"] and v.category == "food":
         return Visitability("venue", vt, None, False,
                             "uncorroborated: only the TravelPlanner restaurant file places it in this city")
-    if v.category not in ("food", "drink") and vt not in ("museum", "gallery", "landmark", "park", "garden") and (
+    if v.category not in ("food", "drink") and vt not in ("museum", "gallery") and (
             SERVICE.search(name) or SERVICE_SECTIONS.search(sections)):
         return Visitability("service", "service", None, False, "a service, not a place to visit")
     if v.category in ("sight", "activity") and EVENT.search(name) and not PERMANENT.search(name.replace("Fest", "")):
