@@ -23,8 +23,8 @@ def applicable_tags(tags: Tags, kind: str) -> tuple[str, ...]:
         return tuple(t for t in tags.all if t in NIGHT_TAGS)
     if kind == "breakfast":
         return tuple(t for t in tags.food if t in BREAKFAST_TAGS)
-    if kind in ("lunch", "dinner"):
-        return tuple(t for t in tags.food if t not in NIGHT_TAGS)
+    if kind in ("lunch", "dinner"):  # a taste for coffee says where to start the day, not where to have lunch
+        return tuple(t for t in tags.food if t not in NIGHT_TAGS and t not in BREAKFAST_TAGS)
     return tuple(t for t in tags.interests + tags.vibe if t not in NIGHT_TAGS)
 
 

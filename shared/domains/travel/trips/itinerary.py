@@ -37,9 +37,9 @@ from shared.domains.travel.trips.tags import Tags
 from shared.engine.serving.mmr import mmr_select
 from shared.engine.serving.types import Candidate
 
-GEO_WEIGHT = 0.15          # relevance lost per km beyond the free radius from the day's area centre
-GEO_FREE_KM = 0.8
-GEO_CAP = 0.7
+GEO_WEIGHT = 0.35          # relevance lost per km beyond the free radius from the day's area centre
+GEO_FREE_KM = 0.6
+GEO_CAP = 1.2
 IMPRECISE_PENALTY = 0.25   # a venue placed only at its city's centre
 MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
