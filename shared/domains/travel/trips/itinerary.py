@@ -8,8 +8,9 @@ Steps, and why:
    venues without usable coordinates are planned only when nothing located fits.
 3. Fill: meals first (dinner anchors the evening), then visits, night and breakfast. A stop takes the best
    venue that fits its kind (stops.fits), is in season, within budget, unused, and open long enough inside
-   the stop's window *on that date*. When the traveller's tags apply to the stop and some fitting venue has
-   evidence for them, the choice is among those. MMR across the whole trip keeps day 3 from being day 1.
+   the stop's window *on that date*. Evidence for the traveller's tags that apply to the stop earns a bonus
+   worth a short extra walk, and distance from the stops already chosen that day costs. MMR across the whole
+   trip keeps day 3 from being day 1.
    A first visit gets landmarks: visits lean toward the city's landmarks until the trip has its share.
 4. Schedule: OR-Tools orders the day's stops inside their windows (narrowed to the venue's opening that
    date), minimising travel; a forward pass then sets arrival times with real travel legs (walking, or a
@@ -44,6 +45,8 @@ IMPRECISE_PENALTY = 0.25   # a venue placed only at its city's centre
 MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
 LANDMARK_BONUS = 0.45
+EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
+ANCHOR_WEIGHT = 0.3        # relevance lost per km from the stops already chosen for the day
 JITTER = 0.10              # per-traveller variety: two travellers with the same tags do not get the same city
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
 
@@ -201,8 +204,9 @@ def assemble(
                     continue
                 rel = day_rel.setdefault((d, spec.day_part), relevance(d, spec.day_part))
                 want_landmark = kind == "visit" and landmarks_placed < landmarks_wanted
+                anchor = _centroid([c.venue for c in picks.values()])
                 choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located,
-                               want_landmark)
+                               want_landmark, anchor)
                 if choice is None:
                     notes.append(f"day {d} {kind}: no open venue fits it on {date.isoformat()}")
                     continue
@@ -234,8 +238,15 @@ def _eligible(c: Candidate, spec: StopSpec, date: dt.date, trip: Trip, tag_names
     return stops.arrival_window(c, date, spec.earliest, spec.latest, shortest)
 
 
+def _centroid(venues: list[Candidate]) -> tuple[float, float] | None:
+    pts = [point(v) for v in venues if located(v)]
+    if not pts:
+        return None
+    return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+
 def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, chosen_all, any_located,
-          want_landmark: bool) -> _Choice | None:
+          want_landmark: bool, anchor: tuple[float, float] | None = None) -> _Choice | None:
     windows: dict[str, tuple[int, int]] = {}
     for vid in rel:
         c = pool.get(vid)
@@ -248,13 +259,16 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
         return None
     wanted = applicable_tags(trip.tags, spec.kind)
     evidence = {vid: tag_evidence(pool[vid], wanted) for vid in windows} if wanted else {}
-    with_evidence = [vid for vid, ev in evidence.items() if ev]
-    ids = with_evidence or list(windows)
-    if want_landmark:
-        marks = [vid for vid in windows if pool[vid].extra.get("landmark")]
-        if marks and not (with_evidence and not set(marks) & set(with_evidence)):
-            ids = [vid for vid in ids if vid in marks] or ids
-    scores = {vid: rel[vid] - pen.get(vid, 0.0) + jitter(trip.user_key, vid)
+    ids = list(windows)
+
+    def near(vid: str) -> float:
+        c = pool[vid]
+        if anchor is None or not located(c):
+            return 0.0
+        return ANCHOR_WEIGHT * max(0.0, haversine_km(anchor, point(c)) - 0.5)
+
+    scores = {vid: rel[vid] - pen.get(vid, 0.0) - near(vid) + jitter(trip.user_key, vid)
+              + (EVIDENCE_BONUS if evidence.get(vid) else 0.0)
               + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark") else 0.0) for vid in ids}
     c = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
     return _Choice(spec, c, round(scores[c.id], 4), windows[c.id], evidence.get(c.id, []), [])
