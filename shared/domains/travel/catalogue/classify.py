@@ -37,7 +37,7 @@ def _words(*words: str) -> re.Pattern:
 SERVICE = _words(r"gym", r"fitness", r"health club", r"repairs?", r"consulate", r"embassy", r"consulate general",
                  r"(?:bus|train|railway|subway|metro|ferry) (?:station|terminal)", r"airport", r"car rental",
                  r"rent-a-car", r"taxi", r"cab co\.?", r"parking", r"laundr(?:y|omat)", r"bank", r"atm",
-                 r"post office", r"hospital", r"clinic", r"pharmacy", r"dentist", r"visitor(?:s')? (?:center|centre)",
+                 r"post office", r"hospital", r"clinic", r"pharmacy", r"dentist", r"visitor'?s?'? (?:center|centre)",
                  r"tourist (?:information|office|info)", r"information (?:center|centre)", r"supermarket",
                  r"grocery", r"co-?working", r"internet caf[eé]", r"hostel", r"hotel", r"car wash", r"gas station",
                  r"real estate", r"insurance", r"pawn", r"storage", r"self-storage", r"bike shop", r"hair salon",

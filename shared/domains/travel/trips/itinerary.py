@@ -46,8 +46,8 @@ MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
 LANDMARK_BONUS = 0.45
 EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
-ANCHOR_WEIGHT = 0.3        # relevance lost per km from the stops already chosen for the day
-JITTER = 0.10              # per-traveller variety: two travellers with the same tags do not get the same city
+ANCHOR_WEIGHT = 0.45       # relevance lost per km from the stops already chosen for the day
+JITTER = 0.30              # per-traveller variety: two travellers with the same tags do not get the same city
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
 
 Relevance = Callable[[int, str], dict[str, float]]
