@@ -39,9 +39,6 @@ def leg(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[f
     return km, int(round(WALK_MAX_KM / WALK_KMH * 60 + 3 * (km - WALK_MAX_KM))), "transit"
 
 
-def travel_minutes(km: float) -> int:
-    """Minutes for a leg of `km` (walking, or the transit estimate for long legs)."""
-    return leg((0.0, 0.0), (km / 111.195, 0.0))[1]
 
 
 def areas(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +78,7 @@ def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, floa
         a, b = coords[i], coords[j]
         if a is None or b is None or i == j:
             return 0
-        return travel_minutes(haversine_km(a, b))
+        return leg(a, b)[1]
 
     matrix = [[dist_min(i, j) for j in range(n + 1)] for i in range(n + 1)]
     manager = pywrapcp.RoutingIndexManager(n + 1, 1, 0)
@@ -99,7 +96,7 @@ def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, floa
     dim = routing.GetDimensionOrDie("time")
     for node, (lo_h, hi_h) in enumerate(windows, start=1):
         lo = int((lo_h - DAY_START_H) * 60)
-        hi = max(lo, int((hi_h - DAY_START_H) * 60) - (stays[node - 1] // 2 if not isinstance(visit_min, list) else 0))
+        hi = max(lo, int((hi_h - DAY_START_H) * 60))
         dim.CumulVar(manager.NodeToIndex(node)).SetRange(max(0, lo), hi)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
@@ -119,8 +116,3 @@ def order_stops(start: tuple[float, float] | None, stops: list[tuple[float, floa
         arrivals.append(solution.Min(dim.CumulVar(index)))
         index = solution.Value(routing.NextVar(index))
     return order, arrivals
-
-
-def clock(minutes_after_start: int) -> str:
-    total = int(DAY_START_H * 60) + int(minutes_after_start)
-    return f"{(total // 60) % 24:02d}:{total % 60:02d}"

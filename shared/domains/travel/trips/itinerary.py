@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shared.domains.travel.trips import stops
-from shared.domains.travel.trips.daymodel import LocalTimes, StopSpec, day_template, duration
+from shared.domains.travel.trips.daymodel import LocalTimes, StopSpec, clock, day_template, duration
 from shared.domains.travel.trips.evidence import applicable_tags, tag_evidence
 from shared.domains.travel.trips.geo import areas, haversine_km, leg, order_stops
 from shared.domains.travel.trips.tags import Tags
@@ -290,8 +290,8 @@ def schedule_day(day: int, date: dt.date, picks: list[_Choice], centre, notes: l
         if arrive is None:
             notes.append(f"day {day} {p.spec.kind}: {p.venue.name} could not be reached while open; dropped")
             continue
-        out.append(PlannedSlot(day, 0, p.spec.day_part, p.venue, p.score, _clock(arrive), p.serves, p.spec.kind,
-                               _clock(depart), travel, p.matched))
+        out.append(PlannedSlot(day, 0, p.spec.day_part, p.venue, p.score, clock(arrive), p.serves, p.spec.kind,
+                               clock(depart), travel, p.matched))
     prev = None
     for i, s in enumerate(out, start=1):  # legs are from the previous *kept* stop
         s.slot_order = i
@@ -336,10 +336,6 @@ def _stretch_room(p: _Choice, date: dt.date, arrive: int | None, depart: int | N
     rng = stops.open_range_at(p.venue, date, arrive)
     closing = rng[1] if rng else arrive + longest
     return max(0, min(arrive + longest, closing) - depart)
-
-
-def _clock(minute: int) -> str:
-    return f"{(minute // 60) % 24:02d}:{minute % 60:02d}"
 
 
 def _fallbacks(pool, slots: list[PlannedSlot], day_rel, trip: Trip, tag_names, exclude, any_located) -> dict:

@@ -40,13 +40,6 @@ class Deps:
     redis: Any
 
 
-def default_deps_sync() -> tuple[Any, Any]:
-    from shared.adapters.qdrant import get_qdrant
-    from shared.adapters.redis_cache import get_redis
-
-    return get_qdrant(), get_redis()
-
-
 def request_tags(req: TripRequest) -> Tags | None:
     try:
         return parse_tags(req.tags) if req.tags is not None else None
