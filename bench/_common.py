@@ -32,3 +32,25 @@ def write_result(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2))
     print(f"wrote {path.relative_to(REPO_ROOT)}")
     return path
+
+
+def flush_city_cache(redis, city: str) -> None:
+    """Empty a city's ranked-result and plan caches, so the next trip request ranks and assembles itself."""
+    for pattern in (f"rank:*:{city}:*", f"plan:*:{city}:*"):
+        for key in redis.scan_iter(match=pattern):
+            redis.delete(key)
+
+
+def hold_city_prewarm(redis, city: str) -> None:
+    """Set this hour's and the next hour's pre-warm markers, so no pre-warm refills the cache mid-benchmark."""
+    from shared.engine.serving.cache import KEY_VERSION
+
+    bucket = int(time.time() // 3600)
+    for b in (bucket, bucket + 1):
+        redis.set(f"prewarm:enqueued:{KEY_VERSION}:{city}:{b}", "held-by-bench", ex=7200)
+
+
+def release_city_prewarm(redis, city: str) -> None:
+    keys = list(redis.scan_iter(match=f"prewarm:enqueued:*:{city}:*"))
+    if keys:
+        redis.delete(*keys)

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from _common import REPO_ROOT, summarise, write_result
+from _common import REPO_ROOT, flush_city_cache, hold_city_prewarm, release_city_prewarm, summarise, write_result
 
 CITY = "seattle"
 SYNTHETIC_CITY = "bench-synthville"
@@ -110,17 +110,11 @@ def ensure_seeded(env: dict) -> None:
 
 
 def flush_cache(redis) -> None:
-    for pattern in (f"rank:*:{CITY}:*", f"plan:*:{CITY}:*"):
-        for key in redis.scan_iter(match=pattern):
-            redis.delete(key)
+    flush_city_cache(redis, CITY)
 
 
 def hold_prewarm(redis) -> None:
-    from shared.engine.serving.cache import KEY_VERSION
-
-    bucket = int(time.time() // 3600)
-    for b in (bucket, bucket + 1):
-        redis.set(f"prewarm:enqueued:{KEY_VERSION}:{CITY}:{b}", "held-by-bench", ex=7200)
+    hold_city_prewarm(redis, CITY)
 
 
 def timed(client: httpx.Client, method: str, url: str, **kw) -> tuple[float, httpx.Response]:
@@ -256,7 +250,7 @@ def _bench(gw: str, env: dict, n: int, synthetic: int | None, procs: dict[str, l
     for name, v in verdict.items():
         print(f"{name:22s} p95 c1 {v['c1_p95_ms']:8.1f} ms  c8 {v['c8_p95_ms']:8.1f} ms  target {v['target_p95_ms']} ms"
               f"   (per run c8: {per_run_p95[name]['c8']})")
-    redis.delete(*[k for k in redis.scan_iter(match=f"prewarm:enqueued:*:{CITY}:*")])
+    release_city_prewarm(redis, CITY)
     return 0
 
 

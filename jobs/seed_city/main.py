@@ -2,6 +2,7 @@
 
     python -m jobs.seed_city.main --city seattle [--source wikivoyage,travelplanner,michelin,posts] [--limit N]
                                   [--tagger auto|offline|anthropic|student] [--data-dir DIR | --demo] [--json]
+    python -m jobs.seed_city.main --all [--source ...] [--tagger ...]   (every city the Wikivoyage extract covers)
     python -m jobs.seed_city.main --list-cities
 
 Re-running is safe: unchanged venues are skipped, changed ones updated, nothing is duplicated.
@@ -18,6 +19,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = REPO_ROOT / "emulators" / "demo_data"  # the attributed Seattle extract (a path, not an import)
 EXIT_BAD_INPUT = 2
+ALL_FROM = "wikivoyage"  # --all: the cities this source covers (the only source that lists sights, not just food)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: Claude Haiku when ANTHROPIC_API_KEY is set, else the offline zero-shot teacher")
     p.add_argument("--data-dir", type=Path, default=None, help="datasets folder (default: settings data_dir)")
     p.add_argument("--demo", action="store_true", help="read the repository's Seattle extract (emulators/demo_data)")
+    p.add_argument("--all", action="store_true",
+                   help=f"seed every city the {ALL_FROM} extract covers, one after another, and print a table")
     p.add_argument("--list-cities", action="store_true", help="list the cities the sources cover and exit")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     return p
@@ -70,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = DEMO_DATA if args.demo else (args.data_dir or get_settings().data_dir)
     if args.list_cities:
         return list_cities(data_dir)
-    if not args.city:
-        print("seed_city: --city is required (or --list-cities to see the choices)", file=sys.stderr)
+    if args.all and args.city:
+        print("seed_city: give --city or --all, not both", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.city and not args.all:
+        print("seed_city: --city is required (or --all, or --list-cities to see the choices)", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.limit is not None and args.limit <= 0:
         print("seed_city: --limit must be a positive number of venues", file=sys.stderr)
@@ -85,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"seed_city: --source: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.all:
+        return seed_all(data_dir, sources, args)
     try:
         summary = asyncio.run(seed_city(args.city, sources=sources, limit=args.limit, tagger=args.tagger,
                                         data_dir=data_dir, progress=ProgressPrinter(args.city)))
@@ -109,6 +118,60 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary.as_dict(), default=str))
     return 0
+
+
+def seed_all(data_dir: Path, sources, args) -> int:
+    """Seed every city the ALL_FROM extract covers. A city that fails is reported and the rest still run; the exit
+    status is non-zero when any failed (re-running is idempotent, so fixing the cause and re-running is safe)."""
+    from shared.domains.travel.catalogue.cities import known_cities
+    from shared.domains.travel.catalogue.pipeline import seed_city
+
+    cities = [c for c in known_cities(data_dir).values() if ALL_FROM in c.sources]
+    if not cities:
+        print(f"seed_city: no {ALL_FROM} cities under {data_dir}; set CONCIERGE_DATA_DIR or pass --data-dir",
+              file=sys.stderr)
+        return 1
+    rows, started = [], time.perf_counter()
+    try:
+        for i, city in enumerate(cities, 1):
+            print(f"[seed --all] {i}/{len(cities)} {city.id}", file=sys.stderr, flush=True)
+            try:
+                summary = asyncio.run(seed_city(city.id, sources=sources, limit=args.limit, tagger=args.tagger,
+                                                data_dir=data_dir, progress=ProgressPrinter(city.id)))
+            except Exception as exc:  # one city's failure must not stop the others; it is reported below
+                rows.append({"city": city.id, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            rows.append(_row(summary))
+    finally:
+        _close_qdrant()
+    print(format_table(rows, time.perf_counter() - started))
+    if args.json:
+        print(json.dumps(rows, default=str))
+    return 1 if any("error" in r for r in rows) else 0
+
+
+def _row(summary) -> dict:
+    planning = summary.planning or {}
+    hours, coords = planning.get("hours") or {}, planning.get("coords") or {}
+    return {"city": summary.city_id, "venues": summary.venues, "written": summary.written,
+            "not_plannable": sum((planning.get("not_plannable") or {}).values()),
+            "hours_parsed_pct": hours.get("parsed_pct"), "landmarks": len(planning.get("landmarks") or []),
+            "coords": coords, "seconds": round(summary.seconds, 1)}
+
+
+def format_table(rows: list[dict], seconds: float) -> str:
+    head = f"{'city':<26}{'venues':>7}{'written':>8}{'unplannable':>12}{'hours parsed':>13}{'landmarks':>10}{'s':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['city']:<26} FAILED: {r['error'][:200]}")
+            continue
+        parsed = "-" if r["hours_parsed_pct"] is None else f"{r['hours_parsed_pct']:.1f}%"
+        lines.append(f"{r['city']:<26}{r['venues']:>7}{r['written']:>8}{r['not_plannable']:>12}{parsed:>13}"
+                     f"{r['landmarks']:>10}{r['seconds']:>7.1f}")
+    ok = [r for r in rows if "error" not in r]
+    lines.append(f"{len(ok)}/{len(rows)} cities seeded, {sum(r['venues'] for r in ok)} venues, in {seconds:.0f}s")
+    return "\n".join(lines)
 
 
 def _close_qdrant() -> None:
