@@ -55,6 +55,7 @@ def test_a_planned_trip_passes_every_measure(planned):
     assert s["median_last_arrival_nightlife"] >= "21:15" and s["median_last_arrival"] is None
     assert s["false_claim_rate"] == 0.0 and s["coordinates"]["share"] == 1.0
     assert s["tag_match"]["slots_with_applicable_tags"] > 0 and s["tag_match"]["rate"] > 0.5
+    assert 0 < s["tag_match"]["tag_coverage"] <= 1
     assert s["landmark_coverage"] == {"rate": 1.0, "first_visit_trips_2d_plus": 1}
     assert s["latency_ms"]["p95"] == 100.0
 

@@ -23,7 +23,7 @@ KIND_DAY_PART = {"breakfast": "morning", "lunch": "afternoon", "dinner": "evenin
 
 # pace -> (day start, dinner ends the day by, visits before lunch, visits after lunch)
 PACES = {"slow": ("09:30", "21:30", 1, 2), "moderate": ("09:00", "22:00", 1, 2), "fast": ("08:30", "22:00", 2, 3)}
-NIGHT_WINDOW = ("21:15", "23:00")
+NIGHT_WINDOW = ("21:30", "23:15")
 MORNING_VISITS_END = "12:45"      # a morning visit starts by then, or it is an afternoon visit
 AFTERNOON_VISITS = ("13:00", "18:30")
 

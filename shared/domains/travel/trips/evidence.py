@@ -16,6 +16,11 @@ from shared.engine.serving.types import Candidate
 NIGHT_TAGS = ("nightlife", "live_music", "cocktails", "beer", "wine", "theatre")
 BREAKFAST_TAGS = ("coffee", "tea", "bakery", "brunch")
 VOCAB = {**FOOD, **INTERESTS, **VIBE}
+# Taxonomy terms that map a dish or cuisine to its nearest vibe (FOOD in tags.py, for retrieval) but say
+# nothing about the dish: a "global-cuisine" Korean barbecue is no evidence for "italian". For food tags
+# only the specific terms (seafood, coffee, craft-beer, ...) or a keyword in the text count.
+GENERIC_FOOD_TERMS = frozenset({"global-cuisine", "casual", "hole-in-the-wall", "groups", "good-value", "cozy",
+                                "quiet", "nightlife"})
 
 
 def applicable_tags(tags: Tags, kind: str) -> tuple[str, ...]:
@@ -33,7 +38,7 @@ def evidence_for(tag: str, venue_tags, text: str) -> str | None:
     terms, keywords = VOCAB[tag]
     have = set(venue_tags)
     for term in terms:
-        if term in have:
+        if term in have and not (tag in FOOD and term in GENERIC_FOOD_TERMS):
             return f"tag:{term}"
     for kw in keywords:
         if kw in text:

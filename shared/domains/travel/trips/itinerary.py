@@ -3,15 +3,19 @@
 Steps, and why:
 1. Template: each date gets the day model's stops (daymodel.day_template): visits, lunch and dinner at the
    local hours, breakfast and a night stop when the tags ask for them.
-2. Areas: k-means over the best venues' coordinates gives one area per day, best area first, so a day
-   stays in one part of town; every candidate pays a distance penalty from its day's area centre, and
+2. Areas: k-means over the best venues' coordinates gives a few more areas than days, and each traveller
+   draws one per day (weighted by the area's relevance), so a day stays in one part of town and different
+   travellers see different parts; every candidate pays a distance penalty from its day's area centre, and
    venues without usable coordinates are planned only when nothing located fits.
 3. Fill: meals first (dinner anchors the evening), then visits, night and breakfast. A stop takes the best
    venue that fits its kind (stops.fits), is in season, within budget, unused, and open long enough inside
-   the stop's window *on that date*. Evidence for the traveller's tags that apply to the stop earns a bonus
-   worth a short extra walk, and distance from the stops already chosen that day costs. MMR across the whole
+   the stop's window *on that date*. When the traveller's tags apply to the stop and a venue with evidence
+   for them is within reach (EVIDENCE_REACH of distance cost), the choice is among those venues; distance
+   from the day's area and from the stops already chosen that day costs. MMR across the whole
    trip keeps day 3 from being day 1.
    A first visit gets landmarks: visits lean toward the city's landmarks until the trip has its share.
+   A half-day's second or third visit is left out when nothing near matches the traveller's interests
+   (the stays around it stretch instead).
 4. Schedule: OR-Tools orders the day's stops inside their windows (narrowed to the venue's opening that
    date), minimising travel; a forward pass then sets arrival times with real travel legs (walking, or a
    transit estimate for long legs), seats meals at the local hour, and lets a stay stretch (up to its type's
@@ -46,8 +50,14 @@ MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
 LANDMARK_BONUS = 0.45
 EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
+EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2}  # a tagged stop takes a venue with evidence when one costs at
+EVIDENCE_REACH_OTHER = 1.5                     # most this much distance (a meal the traveller asked for is
+                                               # worth a longer ride than a sight)
 ANCHOR_WEIGHT = 0.45       # relevance lost per km from the stops already chosen for the day
 JITTER = 0.30              # per-traveller variety: two travellers with the same tags do not get the same city
+LANDMARK_REACH = 2.5       # ... and a landmark visit, at most this much (a first visit's landmark is worth a detour)
+AREAS_SPARE = 2            # areas clustered beyond one per day, for travellers to draw from
+AREA_DRAW = 0.6            # an area's weight is scaled by 1 +/- this, per traveller
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
 
 Relevance = Callable[[int, str], dict[str, float]]
@@ -95,6 +105,7 @@ def snapshot(c: Candidate) -> dict:
             "hours_source": "listed" if c.extra.get("opening") else "typical", "quality": c.quality,
             "description": c.extra.get("description"), "address": c.extra.get("address"),
             "landmark": bool(c.extra.get("landmark")), "visit_kind": c.extra.get("visit_kind", "venue"),
+            "season_months": c.extra.get("season_months"),
             "catalogued": not c.extra.get("uncatalogued", False)}
 
 
@@ -107,7 +118,9 @@ def within_budget(c: Candidate, max_price_level: int | None) -> bool:
 
 
 def located(c: Candidate) -> bool:
-    return c.lat is not None and c.lon is not None
+    """Usable for routing: a position of its own or of its district. A venue placed only at its city's centre
+    is not: its legs would be fiction (two such venues 30 km apart would be 0 km apart)."""
+    return c.lat is not None and c.lon is not None and c.extra.get("coord_precision") != "city"
 
 
 def point(c: Candidate) -> tuple[float, float] | None:
@@ -115,8 +128,7 @@ def point(c: Candidate) -> tuple[float, float] | None:
 
 
 def jitter(user_key: str, venue_id: str) -> float:
-    h = hashlib.blake2b(f"{user_key}|{venue_id}".encode(), digest_size=4).digest()
-    return JITTER * int.from_bytes(h, "big") / 2**32
+    return JITTER * _unit_hash(f"{user_key}|{venue_id}")
 
 
 def penalties(pool: dict[str, Candidate], centre: tuple[float, float] | None) -> dict[str, float]:
@@ -136,7 +148,12 @@ def penalties(pool: dict[str, Candidate], centre: tuple[float, float] | None) ->
     return {i: float(p) for i, p in zip(ids, pen)}
 
 
-def day_centres(pool: dict[str, Candidate], overall: dict[str, float], n_days: int) -> list[tuple[float, float] | None]:
+def day_centres(pool: dict[str, Candidate], overall: dict[str, float], n_days: int,
+                user_key: str = "") -> list[tuple[float, float] | None]:
+    """One area centre per day. The city's best venues for this traveller are clustered into a few more areas
+    than days (AREAS_SPARE), and each traveller draws the days' areas weighted by how good each area is for
+    them: two travellers with the same tags explore different parts of town, instead of every trip meeting
+    in the same few streets."""
     ranked = sorted((v for v in pool.values() if located(v) and v.id in overall
                      and v.extra.get("coord_precision") != "city"),
                     key=lambda v: -overall[v.id])[:90]
@@ -144,8 +161,17 @@ def day_centres(pool: dict[str, Candidate], overall: dict[str, float], n_days: i
         return [None] * n_days
     pts = np.array([[v.lat, v.lon] for v in ranked], dtype=np.float64)
     w = np.array([max(0.0, overall[v.id]) + 1e-3 for v in ranked])
-    centres, _ = areas(pts, w, n_days)
-    return [tuple(map(float, centres[d % len(centres)])) for d in range(n_days)]
+    centres, labels = areas(pts, w, n_days + AREAS_SPARE)
+    totals = np.array([w[labels == i].sum() for i in range(len(centres))])
+    draw = [_unit_hash(f"{user_key}|area|{c[0]:.3f},{c[1]:.3f}") for c in centres]
+    keyed = totals * (1.0 - AREA_DRAW + 2 * AREA_DRAW * np.array(draw))
+    chosen = [int(i) for i in np.argsort(-keyed)[:n_days]]
+    return [tuple(map(float, centres[chosen[d % len(chosen)]])) for d in range(n_days)]
+
+
+def _unit_hash(text: str) -> float:
+    h = hashlib.blake2b(text.encode(), digest_size=4).digest()
+    return int.from_bytes(h, "big") / 2**32
 
 
 @dataclass
@@ -187,12 +213,15 @@ def assemble(
         for vid, s in relevance(1, part).items():
             overall[vid] = max(overall.get(vid, -1e9), s)
     n_days = len(trip.dates)
-    centres = day_centres(pool, overall, n_days)
+    centres = day_centres(pool, overall, n_days, trip.user_key)
     any_located = sum(located(c) for c in pool.values()) >= 0.3 * max(1, len(pool))
+    notes: list[str] = []
+    if not any_located:
+        notes.append("most venues here have no known position (only the city's): days are not grouped by area "
+                     "and legs between such stops are unknown")
     landmarks_wanted = (max(1, (n_days + 1) // 2) if trip.first_visit else 0)
     landmarks_placed = 0
     slots: list[PlannedSlot] = []
-    notes: list[str] = []
     day_rel: dict[tuple[int, str], dict[str, float]] = {}
     for d, date in enumerate(trip.dates, start=1):
         pen = penalties(pool, centres[d - 1])
@@ -210,6 +239,10 @@ def assemble(
                 if choice is None:
                     notes.append(f"day {d} {kind}: no open venue fits it on {date.isoformat()}")
                     continue
+                if _unmatched_extra_visit(choice, picks.values(), trip.tags):
+                    notes.append(f"day {d}: one {spec.day_part} visit left out: no venue near the day's area "
+                                 "matches your interests; the other stops take the time")
+                    continue
                 used.add(choice.venue.id)
                 chosen_all.append(choice.venue)
                 landmarks_placed += bool(choice.venue.extra.get("landmark"))
@@ -224,6 +257,16 @@ def assemble(
     if not slots:
         empty_reason = "; ".join(notes) or "no candidate venues for this city and these preferences"
     return Plan(slots, fallbacks, empty_reason, centres, notes)
+
+
+def _unmatched_extra_visit(choice: _Choice, picked, tags: Tags) -> bool:
+    """A visit the traveller's interests apply to, with no evidence for them, when the same half-day already
+    has a visit: an outdoors traveller would rather stay longer in a park than be sent to a comic convention."""
+    if choice.spec.kind != "visit" or choice.matched or choice.venue.extra.get("landmark"):
+        return False
+    if not applicable_tags(tags, "visit"):
+        return False
+    return any(p.spec.kind == "visit" and p.spec.day_part == choice.spec.day_part for p in picked)
 
 
 def _eligible(c: Candidate, spec: StopSpec, date: dt.date, trip: Trip, tag_names: set[str], any_located: bool,
@@ -267,7 +310,15 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
             return 0.0
         return ANCHOR_WEIGHT * max(0.0, haversine_km(anchor, point(c)) - 0.5)
 
-    scores = {vid: rel[vid] - pen.get(vid, 0.0) - near(vid) + jitter(trip.user_key, vid)
+    distance = {vid: pen.get(vid, 0.0) + near(vid) for vid in ids}
+    landmarks = [vid for vid in ids if pool[vid].extra.get("landmark") and distance[vid] <= LANDMARK_REACH]
+    reach = EVIDENCE_REACH.get(spec.kind, EVIDENCE_REACH_OTHER)
+    with_evidence = [vid for vid in ids if evidence.get(vid) and distance[vid] <= reach]
+    if want_landmark and landmarks:  # a first visit sees the city's landmarks: worth a detour
+        ids = landmarks
+    elif with_evidence:  # the traveller's tag decides, among venues within reach
+        ids = with_evidence
+    scores = {vid: rel[vid] - distance[vid] + jitter(trip.user_key, vid)
               + (EVIDENCE_BONUS if evidence.get(vid) else 0.0)
               + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark") else 0.0) for vid in ids}
     c = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
@@ -358,7 +409,9 @@ def _fallbacks(pool, slots: list[PlannedSlot], day_rel, trip: Trip, tag_names, e
 
 
 def day_km(day_slots: list[dict]) -> float:
-    """Straight-line km between consecutive located stops of one rendered day."""
+    """Straight-line km between consecutive stops of one rendered day that have a usable position (exact or
+    district); a stop placed only at its city's centre adds no distance (its leg is unknown)."""
     pts = [(s["venue"]["lat"], s["venue"]["lon"]) for s in day_slots
-           if s["venue"].get("lat") is not None and s["venue"].get("lon") is not None]
+           if s["venue"].get("lat") is not None and s["venue"].get("lon") is not None
+           and s["venue"].get("coord_precision") != "city"]
     return round(sum(haversine_km(a, b) for a, b in zip(pts, pts[1:])), 2)

@@ -10,12 +10,15 @@ planned venues, and reports per city and overall:
 - lunch and dinner coverage: days with a lunch (dinner) stop that starts inside the local window;
 - the last arrival of each day (median; separately for trips whose tags ask for a night out);
 - idle time: the longest wait between leaving a stop (plus the leg) and arriving at the next;
-- coordinates: the share of stops with a position, and its precision (exact, district, city);
-- km per day (straight lines between consecutive stops), median and p90;
+- coordinates: the share of stops with a usable position (their own, or their district's centroid), and the
+  share at each precision (a venue placed only at its city's centre is counted under "city", not as located);
+- km per day (straight lines between consecutive located stops), median and p90, and of those the km
+  walked (legs up to geo.WALK_MAX_KM; longer legs are a transit ride);
 - tag match: among stops the traveller's tags apply to (evidence.applicable_tags: food tags to meals,
   interests and vibe to visits, drinks and nightlife to the night stop), the share whose venue has catalogue
   evidence for at least one of those tags (a taxonomy term among its tags, or a keyword in its name or
-  description: evidence.evidence_for, the same rule the narrative must obey);
+  description: evidence.evidence_for, the same rule the narrative must obey). Alongside, tag coverage: the
+  share of the tags a traveller asked for that at least one stop of their trip serves;
 - false claims: stops with at least one narrative claim the data does not support (narrative.check_claims);
 - landmark coverage: first-visit trips of two days or more with at least one landmark;
 - concentration: the largest share of a city's trips (each for a different traveller) that share one
@@ -35,7 +38,7 @@ from shared.domains.travel.trips.stops import BAR_TYPES
 from shared.domains.travel.trips.tags import Tags
 
 BARS_FROM = minutes("16:00")
-EXAMPLES = 5  # examples kept per problem, so a failing figure points at the stops behind it
+EXAMPLES = 12 # examples kept per problem, so a failing figure points at the stops behind it
 
 
 def _schedule(node: dict | None, venue: dict):
@@ -87,6 +90,9 @@ class Tally:
     precision: Counter = field(default_factory=Counter)
     tag_slots: int = 0
     tag_matched: int = 0
+    tag_by_kind: Counter = field(default_factory=Counter)  # (kind, matched) -> stops
+    tags_asked: int = 0
+    tags_served: int = 0
     false_claim_slots: int = 0
     landmark_eligible: int = 0
     landmark_trips: int = 0
@@ -94,6 +100,7 @@ class Tally:
     last_arrivals_night: list[int] = field(default_factory=list)
     idle_max: list[int] = field(default_factory=list)
     km: list[float] = field(default_factory=list)
+    walk_km: list[float] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)
     venue_trips: Counter = field(default_factory=Counter)
     landmark_ids: set = field(default_factory=set)
@@ -118,7 +125,7 @@ class Tally:
         windows = local_times(city).windows()
         lunch, dinner = [tuple(minutes(t) for t in windows[k]) for k in ("lunch", "dinner")]
         night_trip = any(t in NIGHT_TAGS for t in tags.all)
-        seen, has_landmark = set(), False
+        seen, has_landmark, served = set(), False, set()
         for day in trip.get("days") or []:
             self.days += 1
             date = dt.date.fromisoformat(day["date"])
@@ -127,6 +134,8 @@ class Tally:
                 self.empty_days += 1
                 continue
             self.km.append(float(day.get("km") or 0.0))
+            self.walk_km.append(sum((s.get("travel") or {}).get("km") or 0.0 for s in slots
+                                    if (s.get("travel") or {}).get("mode") == "walk"))
             arrivals, idle, previous = [], 0, None
             for slot in slots:
                 self.slots += 1
@@ -144,9 +153,10 @@ class Tally:
                 if kind == "dinner" and arrive is not None and dinner[0] <= arrive <= dinner[1]:
                     self.days_with_dinner += 1
                 if venue.get("lat") is not None and venue.get("lon") is not None:
-                    self.located += 1
-                    self.precision[venue.get("coord_precision") or "exact"] += 1
-                self._tags(node, venue, tags, kind, where)
+                    precision = venue.get("coord_precision") or "exact"
+                    self.precision[precision] += 1
+                    self.located += precision != "city"
+                served |= self._tags(node, venue, tags, kind, where)
                 problems = check_claims(slot, node, previous)
                 if problems:
                     self.false_claim_slots += 1
@@ -165,6 +175,8 @@ class Tally:
                 (self.last_arrivals_night if night_trip else self.last_arrivals).append(max(arrivals))
             self.idle_max.append(idle)
         self.venue_trips.update(seen)
+        self.tags_asked += len(set(tags.all))
+        self.tags_served += len(served)
         if first_visit and len(trip.get("days") or []) >= 2:
             self.landmark_eligible += 1
             self.landmark_trips += has_landmark
@@ -204,18 +216,22 @@ class Tally:
                 self.restaurants_outside_meals += 1
                 self._example("restaurants_outside_meals", where)
 
-    def _tags(self, node, venue, tags: Tags, kind: str, where: str) -> None:
+    def _tags(self, node, venue, tags: Tags, kind: str, where: str) -> set[str]:
+        """Count the stop for tag match; return the traveller's tags it serves (for tag coverage)."""
         wanted = applicable_tags(tags, kind)
         if not wanted:
-            return
+            return set()
         src = node or {"vibe_tags": venue.get("tags") or [], "name": venue["name"],
                        "description": venue.get("description")}
         text = venue_text(src["name"], src.get("description"))
+        served = {t for t in wanted if evidence_for(t, src.get("vibe_tags") or [], text)}
         self.tag_slots += 1
-        if any(evidence_for(t, src.get("vibe_tags") or [], text) for t in wanted):
+        self.tag_by_kind[kind, bool(served)] += 1
+        if served:
             self.tag_matched += 1
         else:
             self._example("tag_miss", f"{where} (wanted {', '.join(wanted)})")
+        return served
 
     # --- the report -------------------------------------------------------------------------------------------
     def concentration(self) -> dict:
@@ -224,6 +240,11 @@ class Tally:
                 "landmark": v in self.landmark_ids} for v, n in self.venue_trips.most_common(8)]
         non_landmark = [t for t in top if not t["landmark"]]
         return {"top_non_landmark_share": non_landmark[0]["share"] if non_landmark else 0.0, "top": top}
+
+    def _tag_rate_by_kind(self) -> dict:
+        kinds = sorted({k for k, _ in self.tag_by_kind})
+        return {k: _share(self.tag_by_kind[k, True], self.tag_by_kind[k, True] + self.tag_by_kind[k, False])
+                for k in kinds}
 
     def summary(self) -> dict:
         def clock(values):
@@ -250,8 +271,10 @@ class Tally:
             "coordinates": {"share": _share(self.located, self.slots),
                             "precision": {k: _share(n, self.slots) for k, n in sorted(self.precision.items())}},
             "km_per_day": {"median": _median(self.km), "p90": percentile(self.km, 0.9)},
-            "tag_match": {"rate": _share(self.tag_matched, self.tag_slots), "slots_with_applicable_tags":
-                          self.tag_slots},
+            "walking_km_per_day": {"median": _median(self.walk_km), "p90": percentile(self.walk_km, 0.9)},
+            "tag_match": {"rate": _share(self.tag_matched, self.tag_slots),
+                          "slots_with_applicable_tags": self.tag_slots, "rate_by_kind": self._tag_rate_by_kind(),
+                          "tag_coverage": _share(self.tags_served, self.tags_asked)},
             "false_claim_rate": _share(self.false_claim_slots, self.slots),
             "landmark_coverage": {"rate": _share(self.landmark_trips, self.landmark_eligible),
                                   "first_visit_trips_2d_plus": self.landmark_eligible},
