@@ -52,6 +52,7 @@ bench: install
 	$(PY) bench/stack_bench.py
 	$(PY) bench/seed_bench.py
 	$(PY) bench/trips_bench.py
+	$(PY) bench/itinerary_quality.py --seed-missing --cities seattle,paris,san-francisco,seoul,los-angeles,new-orleans,brooklyn,busan
 	$(PY) bench/signals_load.py
 	$(PY) bench/engine_bench.py
 
