@@ -80,8 +80,9 @@ def flush_trip_cache(city: str) -> None:
     from shared.adapters.redis_cache import get_redis
 
     r = get_redis()
-    for key in r.scan_iter(match=f"rank:*:{city}:*"):
-        r.delete(key)
+    for pattern in (f"rank:*:{city}:*", f"plan:*:{city}:*"):
+        for key in r.scan_iter(match=pattern):
+            r.delete(key)
 
 
 def run_planner(coro_fn):

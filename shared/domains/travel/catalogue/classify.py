@@ -42,6 +42,9 @@ SERVICE = _words(r"gym", r"fitness", r"health club", r"repairs?", r"consulate", 
                  r"grocery", r"co-?working", r"internet caf[eé]", r"hostel", r"hotel", r"car wash", r"gas station",
                  r"real estate", r"insurance", r"pawn", r"storage", r"self-storage", r"bike shop", r"hair salon",
                  r"barber", r"nail salon", r"dry clean\w*")
+# Adults-only venues are not suggested to every traveller (a trip has no "adults only" preference yet).
+ADULT = _words(r"bathhouse", r"glory holes?", r"strip club", r"gentlemen'?s club", r"sex shop", r"erotic",
+               r"adult entertainment", r"swingers?")
 SERVICE_SECTIONS = _words(r"get in", r"get around", r"connect", r"cope", r"stay safe", r"stay healthy", r"contact")
 EVENT = _words(r"festivals?", r"fest", r"parade", r"carnival", r"fair", r"annual(?:ly)?", r"every year",
                r"marathon", r"oktoberfest", r"mardi gras", r"bumbershoot", r"jazz fest", r"pride", r"regatta",
@@ -182,6 +185,8 @@ def classify(v) -> Visitability:
     if v.sources == ["travelplanner"] and v.category == "food":
         return Visitability("venue", vt, None, False,
                             "uncorroborated: only the TravelPlanner restaurant file places it in this city")
+    if ADULT.search(name) or ADULT.search(desc):
+        return Visitability("venue", vt, None, False, "adults-only venue: not suggested unasked")
     if v.category not in ("food", "drink") and vt not in ("museum", "gallery") and (
             SERVICE.search(name) or SERVICE_SECTIONS.search(sections)):
         return Visitability("service", "service", None, False, "a service, not a place to visit")

@@ -109,6 +109,12 @@ def snapshot(c: Candidate) -> dict:
             "catalogued": not c.extra.get("uncatalogued", False)}
 
 
+def name_key(c: Candidate) -> str:
+    """Two branches of one chain (two "Trabant Coffee & Chai") are one venue to a traveller: a trip has each
+    name once."""
+    return "name:" + " ".join(c.name.lower().split())
+
+
 def slot_key(day: int, order: int) -> str:
     return f"{day}:{order}"
 
@@ -243,14 +249,14 @@ def assemble(
                     notes.append(f"day {d}: one {spec.day_part} visit left out: no venue near the day's area "
                                  "matches your interests; the other stops take the time")
                     continue
-                used.add(choice.venue.id)
+                used.update((choice.venue.id, name_key(choice.venue)))
                 chosen_all.append(choice.venue)
                 landmarks_placed += bool(choice.venue.extra.get("landmark"))
                 choice.serves = on_pick(d, spec.day_part, choice.venue) if on_pick else []
                 picks[idx] = choice
         day_slots = schedule_day(d, date, [picks[i] for i in sorted(picks)], centres[d - 1], notes)
-        dropped = {c.venue.id for c in picks.values()} - {s.venue.id for s in day_slots}
-        used -= dropped
+        kept = {s.venue.id for s in day_slots}
+        used -= {key for c in picks.values() if c.venue.id not in kept for key in (c.venue.id, name_key(c.venue))}
         slots.extend(day_slots)
     fallbacks = _fallbacks(pool, slots, day_rel, trip, tag_names, exclude or set(), any_located)
     empty_reason = None
@@ -293,7 +299,7 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
     windows: dict[str, tuple[int, int]] = {}
     for vid in rel:
         c = pool.get(vid)
-        if c is None or vid in used:
+        if c is None or vid in used or name_key(c) in used:
             continue
         w = _eligible(c, spec, date, trip, tag_names, any_located)
         if w is not None:

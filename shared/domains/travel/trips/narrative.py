@@ -91,10 +91,11 @@ def render(claim: dict, name: str) -> str:
         if claim["mode"] == "walk":
             if claim["minutes"] == 0:
                 return f"It is right next to {claim['from']}."
-            return f"A {claim['minutes']}-minute walk ({km}) from {claim['from']}."
+            article = "An" if str(claim["minutes"]).startswith(("8", "11", "18")) else "A"
+            return f"{article} {claim['minutes']}-minute walk ({km}) from {claim['from']}."
         return f"About {claim['minutes']} minutes by transit ({km}) from {claim['from']}."
     if t == "hours":
-        return f"Listed hours: {claim['listed']}."
+        return f"Listed hours: {claim['listed'].rstrip('. ')}."
     if t == "hours_assumed":
         return f"Its hours are not listed, so the plan assumes the usual hours of {TYPE_WORDS.get(claim['venue_type'], 'such a place')}."
     if t == "season":

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from tests.integration.trips.conftest import run_planner
+from tests.integration.trips.conftest import flush_trip_cache, run_planner
 
 pytestmark = pytest.mark.integration
 
@@ -46,18 +46,15 @@ async def _add_dated_venues(dsn: str, city: str) -> None:
 @pytest.fixture(scope="module")
 def dated_city(stack, testville):
     asyncio.run(_add_dated_venues(stack.env["DATABASE_URL"], testville))
-    return testville
+    yield testville
+    flush_trip_cache(testville)  # later modules must not be served the plans made here
 
 
 def _plan(city: str, user: str, start: dt.date, days: int, tags: dict) -> dict:
-    from shared.adapters.redis_cache import get_redis
     from shared.domains.travel.trips.planner import plan_trip
     from shared.domains.travel.trips.schemas import TripRequest
 
-    r = get_redis()
-    for pattern in (f"rank:*:{city}:*", f"plan:*:{city}:*"):
-        for key in r.scan_iter(match=pattern):
-            r.delete(key)
+    flush_trip_cache(city)
     req = TripRequest.model_validate({"city": city, "start_date": start.isoformat(),
                                       "end_date": (start + dt.timedelta(days=days - 1)).isoformat(), "tags": tags})
     body, _ = run_planner(lambda deps: plan_trip(deps, user, req))
