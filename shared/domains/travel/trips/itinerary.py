@@ -50,12 +50,13 @@ MMR_LAMBDA = 0.75
 N_FALLBACKS = 3
 LANDMARK_BONUS = 0.45
 EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
-EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2}  # a tagged stop takes a venue with evidence when one costs at
-EVIDENCE_REACH_OTHER = 1.5                     # most this much distance (a meal the traveller asked for is
-                                               # worth a longer ride than a sight)
+# A stop the traveller's tags apply to takes a venue with evidence for them when one costs at most this much
+# distance (pen + near); a meal the traveller asked for is worth a longer ride than a sight.
+EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2}
+EVIDENCE_REACH_OTHER = 1.5
 ANCHOR_WEIGHT = 0.45       # relevance lost per km from the stops already chosen for the day
 JITTER = 0.30              # per-traveller variety: two travellers with the same tags do not get the same city
-LANDMARK_REACH = 2.5       # ... and a landmark visit, at most this much (a first visit's landmark is worth a detour)
+LANDMARK_REACH = 2.5       # the same for a first visit's landmark: worth a detour
 AREAS_SPARE = 2            # areas clustered beyond one per day, for travellers to draw from
 AREA_DRAW = 0.6            # an area's weight is scaled by 1 +/- this, per traveller
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")

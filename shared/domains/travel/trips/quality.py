@@ -26,6 +26,7 @@ planned venues, and reports per city and overall:
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 from collections import Counter
@@ -38,7 +39,7 @@ from shared.domains.travel.trips.stops import BAR_TYPES
 from shared.domains.travel.trips.tags import Tags
 
 BARS_FROM = minutes("16:00")
-EXAMPLES = 12 # examples kept per problem, so a failing figure points at the stops behind it
+EXAMPLES = 12  # examples kept per problem, so a failing figure points at the stops behind it
 
 
 def _schedule(node: dict | None, venue: dict):
@@ -116,8 +117,6 @@ class Tally:
             latency_ms: float | None = None) -> None:
         """One rendered trip. `nodes`: activity_nodes rows (as dicts) by venue id; `first_visit`: the traveller
         had not been to the city (the bench uses new travellers)."""
-        import datetime as dt
-
         self.trips += 1
         if latency_ms is not None:
             self.latency_ms.append(latency_ms)
