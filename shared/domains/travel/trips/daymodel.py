@@ -18,7 +18,7 @@ import yaml
 
 LOCAL_TIMES_FILE = Path(__file__).with_name("local_times.yaml")
 
-STOP_KINDS = ("breakfast", "visit", "lunch", "dinner", "night")
+STOP_KINDS = ("breakfast", "visit", "lunch", "dinner", "night", "break")  # a break fills a long wait (itinerary.py)
 KIND_DAY_PART = {"breakfast": "morning", "lunch": "afternoon", "dinner": "evening", "night": "evening"}
 
 # pace -> (day start, dinner ends the day by, visits before lunch, visits after lunch)

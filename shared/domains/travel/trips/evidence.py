@@ -6,7 +6,7 @@ names it) and the itinerary benchmark (tag match rate). Evidence is a vibe-taxon
 the venue's tags, or one of the tag's keywords in the venue's name or description.
 
 Tags apply by stop: food tags to meals, interests and vibe to visits, drinking and nightlife tags to the
-night stop. A taste for cocktails says nothing about lunch.
+night stop, none to a break. A taste for cocktails says nothing about lunch.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ GENERIC_FOOD_TERMS = frozenset({"global-cuisine", "casual", "hole-in-the-wall", 
 
 
 def applicable_tags(tags: Tags, kind: str) -> tuple[str, ...]:
+    if kind == "break":  # a break is chosen for being near and open, not for the traveller's tags
+        return ()
     if kind == "night":
         return tuple(t for t in tags.all if t in NIGHT_TAGS)
     if kind == "breakfast":

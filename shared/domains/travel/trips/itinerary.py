@@ -16,6 +16,9 @@ Steps, and why:
    A first visit gets landmarks: visits lean toward the city's landmarks until the trip has its share.
    A half-day's second or third visit is left out when nothing near matches the traveller's interests
    (the stays around it stretch instead).
+   A wait of FILL_GAP_MIN or more left after scheduling (a museum that closes at 17:00, dinner at 19:30) gets
+   a break: a short stop near the previous one that matches the interests or is a park, viewpoint, market
+   or street anyone can drop into; the day is then scheduled again.
 4. Schedule: OR-Tools orders the day's stops inside their windows (narrowed to the venue's opening that
    date), minimising travel; a forward pass then sets arrival times with real travel legs (walking, or a
    transit estimate for long legs), seats meals at the local hour, and lets a stay stretch (up to its type's
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shared.domains.travel.trips import stops
-from shared.domains.travel.trips.daymodel import LocalTimes, StopSpec, clock, day_template, duration
+from shared.domains.travel.trips.daymodel import LocalTimes, StopSpec, clock, day_template, duration, minutes
 from shared.domains.travel.trips.evidence import applicable_tags, tag_evidence
 from shared.domains.travel.trips.geo import areas, haversine_km, leg, order_stops
 from shared.domains.travel.trips.tags import Tags
@@ -59,6 +62,11 @@ JITTER = 0.30              # per-traveller variety: two travellers with the same
 LANDMARK_REACH = 2.5       # the same for a first visit's landmark: worth a detour
 AREAS_SPARE = 2            # areas clustered beyond one per day, for travellers to draw from
 AREA_DRAW = 0.6            # an area's weight is scaled by 1 +/- this, per traveller
+FILL_GAP_MIN = 75          # a wait this long between two stops gets a filler: a short stop near the first one,
+FILLER_STAY_MIN = 30       # with room for at least this long a stay
+FILLER_LEG_MIN = 10        # and a short walk each way
+FILLER_MAX_KM = 1.5
+MAX_FILLERS = 3
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
 
 Relevance = Callable[[int, str], dict[str, float]]
@@ -256,6 +264,27 @@ def assemble(
                 choice.serves = on_pick(d, spec.day_part, choice.venue) if on_pick else []
                 picks[idx] = choice
         day_slots = schedule_day(d, date, [picks[i] for i in sorted(picks)], centres[d - 1], notes)
+        no_filler: set[str] = set()  # stops after which no break was found: the next-longest wait is tried
+        for _ in range(MAX_FILLERS + 2):  # a long wait between two stops gets a short stop in between
+            if sum(p.spec.kind == "break" for p in picks.values()) >= MAX_FILLERS:
+                break
+            gap = longest_gap(day_slots, no_filler)
+            if gap is None:
+                break
+            before, free_from, arrive_by = gap
+            spec = StopSpec("break", free_from, arrive_by)
+            rel = day_rel.setdefault((d, spec.day_part), relevance(d, spec.day_part))
+            choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located, False,
+                           point(before.venue), filler=True)
+            if choice is None:
+                no_filler.add(before.venue.id)
+                continue
+            used.update((choice.venue.id, name_key(choice.venue)))
+            chosen_all.append(choice.venue)
+            choice.serves = on_pick(d, spec.day_part, choice.venue) if on_pick else []
+            key_before = next(k for k, c in picks.items() if c.venue.id == before.venue.id)
+            picks[key_before + 0.5 ** (len(picks) + 1)] = choice  # right after the stop before the gap
+            day_slots = schedule_day(d, date, [picks[i] for i in sorted(picks)], centres[d - 1], notes)
         kept = {s.venue.id for s in day_slots}
         used -= {key for c in picks.values() if c.venue.id not in kept for key in (c.venue.id, name_key(c.venue))}
         slots.extend(day_slots)
@@ -264,6 +293,27 @@ def assemble(
     if not slots:
         empty_reason = "; ".join(notes) or "no candidate venues for this city and these preferences"
     return Plan(slots, fallbacks, empty_reason, centres, notes)
+
+
+def longest_gap(day_slots: list[PlannedSlot], skip: set[str] = frozenset()) -> tuple[PlannedSlot, int, int] | None:
+    """(the stop before it, the first minute a filler could start, the last) of the day's longest wait, when
+    the wait leaves room for a filler's shortest stay plus the walks to it and on; else None. Waits after the
+    stops in `skip` are not considered."""
+    best = None
+    for prev, nxt in zip(day_slots, day_slots[1:]):
+        if not (prev.depart and nxt.arrive):
+            return None
+        wait = minutes(nxt.arrive) - minutes(prev.depart) - (nxt.travel.minutes if nxt.travel else 0)
+        if wait >= FILL_GAP_MIN and prev.venue.id not in skip and (best is None or wait > best[0]):
+            best = (wait, prev, minutes(prev.depart) + FILLER_LEG_MIN,
+                    minutes(nxt.arrive) - FILLER_STAY_MIN - FILLER_LEG_MIN)
+    return None if best is None else best[1:]
+
+
+def _fits_as_filler(c: Candidate, anchor: tuple[float, float] | None, wanted: tuple[str, ...]) -> bool:
+    if not located(c) or (anchor is not None and haversine_km(anchor, point(c)) > FILLER_MAX_KM):
+        return False
+    return stops.effective_type(c) in stops.BREAK_TYPES or bool(wanted and tag_evidence(c, wanted))
 
 
 def _unmatched_extra_visit(choice: _Choice, picked, tags: Tags) -> bool:
@@ -296,18 +346,22 @@ def _centroid(venues: list[Candidate]) -> tuple[float, float] | None:
 
 
 def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, chosen_all, any_located,
-          want_landmark: bool, anchor: tuple[float, float] | None = None) -> _Choice | None:
+          want_landmark: bool, anchor: tuple[float, float] | None = None, filler: bool = False) -> _Choice | None:
+    """The best venue for one stop. A filler (a break in a long wait) is near `anchor`, and matches the
+    traveller's interests (preferred) or is somewhere anyone can drop into (stops.BREAK_TYPES)."""
     windows: dict[str, tuple[int, int]] = {}
+    wanted = applicable_tags(trip.tags, "visit" if filler else spec.kind)
     for vid in rel:
         c = pool.get(vid)
         if c is None or vid in used or name_key(c) in used:
+            continue
+        if filler and not _fits_as_filler(c, anchor, wanted):
             continue
         w = _eligible(c, spec, date, trip, tag_names, any_located)
         if w is not None:
             windows[vid] = w
     if not windows:
         return None
-    wanted = applicable_tags(trip.tags, spec.kind)
     evidence = {vid: tag_evidence(pool[vid], wanted) for vid in windows} if wanted else {}
     ids = list(windows)
 

@@ -36,6 +36,7 @@ KIND_OPENERS = {
     "lunch": ["Lunch at {name}, {what}, around {at}.", "At {at}, lunch at {name} ({what})."],
     "dinner": ["Dinner at {name}, {what}, at {at}.", "At {at}, dinner at {name} ({what})."],
     "night": ["After dinner, {name} ({what}) from {at}.", "End the evening at {name}, {what}, around {at}."],
+    "break": ["On the way, a break at {name} ({what}) around {at}.", "Time for a stroll: {name}, {what}, at {at}."],
 }
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -122,7 +123,7 @@ def claims_for(slot: dict, previous: dict | None, matched: list[tuple[str, str]]
         claims.append({"type": "local_hour", "meal": kind, "window": local_times(city_id).windows()[kind]})
     for tag, ev in matched[:2]:
         claims.append({"type": "matches", "tag": tag, "evidence": ev})
-    if v.get("landmark") and kind == "visit":
+    if v.get("landmark") and kind in ("visit", "break"):
         claims.append({"type": "landmark"})
     travel = slot.get("travel")
     if previous is not None and travel and travel.get("km") is not None:

@@ -9,15 +9,16 @@ planned venues, and reports per city and overall:
 - bars and clubs arriving before 16:00; restaurants arriving outside the city's lunch and dinner windows;
 - lunch and dinner coverage: days with a lunch (dinner) stop that starts inside the local window;
 - the last arrival of each day (median; separately for trips whose tags ask for a night out);
-- idle time: the longest wait between leaving a stop (plus the leg) and arriving at the next;
+- idle time: the longest wait between leaving a stop (plus the leg) and arriving at the next (the planner
+  fills long waits with breaks: short stops near the previous one, counted under "breaks");
 - coordinates: the share of stops with a usable position (their own, or their district's centroid), and the
   share at each precision (a venue placed only at its city's centre is counted under "city", not as located);
 - km per day (straight lines between consecutive located stops), median and p90, and of those the km
   walked (legs up to geo.WALK_MAX_KM; longer legs are a transit ride);
 - tag match: among stops the traveller's tags apply to (evidence.applicable_tags: food tags to meals,
-  interests and vibe to visits, drinks and nightlife to the night stop), the share whose venue has catalogue
-  evidence for at least one of those tags (a taxonomy term among its tags, or a keyword in its name or
-  description: evidence.evidence_for, the same rule the narrative must obey). Alongside, tag coverage: the
+  interests and vibe to visits, drinks and nightlife to the night stop, none to a break), the share whose
+  venue has catalogue evidence for at least one of those tags (a taxonomy term among its tags, or a keyword
+  in its name or description: evidence.evidence_for, the same rule the narrative must obey). Alongside, tag coverage: the
   share of the tags a traveller asked for that at least one stop of their trip serves;
 - false claims: stops with at least one narrative claim the data does not support (narrative.check_claims);
 - landmark coverage: first-visit trips of two days or more with at least one landmark;
@@ -39,6 +40,7 @@ from shared.domains.travel.trips.stops import BAR_TYPES
 from shared.domains.travel.trips.tags import Tags
 
 BARS_FROM = minutes("16:00")
+LONG_IDLE_MIN = 90  # a wait this long between stops is shown among the examples
 EXAMPLES = 12  # examples kept per problem, so a failing figure points at the stops behind it
 
 
@@ -75,6 +77,7 @@ class Tally:
     trips: int = 0
     days: int = 0
     slots: int = 0
+    breaks: int = 0
     empty_days: int = 0
     listed: int = 0
     listed_violations: int = 0
@@ -139,6 +142,7 @@ class Tally:
             for slot in slots:
                 self.slots += 1
                 venue, kind = slot["venue"], slot.get("kind") or "visit"
+                self.breaks += kind == "break"
                 node = nodes.get(venue["id"])
                 where = f"{city} {day['date']} {slot.get('arrive')} {kind} {venue['name']}"
                 arrive = minutes(slot["arrive"]) if slot.get("arrive") else None
@@ -162,7 +166,11 @@ class Tally:
                     self._example("false_claims", f"{where}: {problems[0]}")
                 if previous is not None and arrive is not None and previous.get("depart"):
                     travel = (slot.get("travel") or {}).get("minutes") or 0
-                    idle = max(idle, arrive - minutes(previous["depart"]) - travel)
+                    wait = arrive - minutes(previous["depart"]) - travel
+                    idle = max(idle, wait)
+                    if wait >= LONG_IDLE_MIN:
+                        self._example("idle", f"{where}: {wait} min idle after {previous['venue']['name']} "
+                                              f"(left {previous['depart']})")
                 landmark = bool((node or venue).get("landmark"))
                 has_landmark |= landmark
                 if landmark:
@@ -253,6 +261,7 @@ class Tally:
         planned_days = self.days - self.empty_days
         return {
             "trips": self.trips, "days": self.days, "empty_days": self.empty_days, "slots": self.slots,
+            "breaks": self.breaks,
             "open_hours_violations": {"listed_hours_slots": self.listed, "listed_violations": self.listed_violations,
                                       "typical_hours_slots": self.typical,
                                       "typical_violations": self.typical_violations,

@@ -24,6 +24,7 @@ NIGHT_TYPES = {"bar", "pub", "wine_bar", "club", "brewery", "live_music", "theat
 BAR_TYPES = {"bar", "pub", "wine_bar", "club", "brewery"}
 KIND_TYPES = {"breakfast": {"cafe", "bakery"}, "lunch": {"restaurant", "cafe"}, "dinner": {"restaurant"},
               "night": NIGHT_TYPES}
+BREAK_TYPES = {"park", "garden", "viewpoint", "neighbourhood", "market", "beach", "landmark", "religious"}
 OUTDOOR_TYPES = {"park", "garden", "beach", "viewpoint", "nature"}
 CAFE_WORDS = ("coffee", "espresso", "café", "cafe", "tea")
 
@@ -61,6 +62,8 @@ def in_season(c: Candidate, date: dt.date) -> bool:
 def fits(c: Candidate, kind: str, tag_names: set[str]) -> bool:
     """Can this venue fill a stop of this kind, for a traveller with these tags?"""
     vt = effective_type(c)
+    if kind == "break":  # somewhere to drop into between two stops; anything a visit may be when it matches
+        kind = "visit"
     if kind == "visit":
         if vt in SHOP_TYPES:
             return bool(SHOP_TYPES[vt] & tag_names)
