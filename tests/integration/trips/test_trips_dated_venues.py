@@ -1,7 +1,10 @@
-"""Dates decide what can be planned, end to end through the stores: a venue closed on Sundays (its hours
-text parsed at seeding into a weekly schedule, stored on the node) is never planned on a Sunday, and an
-annual festival only inside its season. Both venues are landmarks of the city, so a first visit wants them:
-if the planner ignored the dates, it would plan them on the first day."""
+"""Venues the ANN index does not return, end to end through the stores.
+
+Dates decide what can be planned: a venue closed on Sundays (its hours text parsed at seeding into a weekly
+schedule, stored on the node) is never planned on a Sunday, and an annual festival only inside its season.
+Both are landmarks of the city, so a first visit wants them: if the planner ignored the dates, it would plan
+them on the first day. And a traveller's own tags reach past their archetype's pool: a pizzeria that only
+Postgres knows is found for a traveller who asked for pizza."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 MUSEUM = "Calendar Museum"
 FESTIVAL = "Midsummer Lantern Festival"
+PIZZERIA = "Nonna Lucia"
 
 
 async def _add_dated_venues(dsn: str, city: str) -> None:
@@ -23,22 +27,26 @@ async def _add_dated_venues(dsn: str, city: str) -> None:
 
     from tests.unit.trips.trips_synthetic import fake_encode
 
-    rows = [  # (name, category, venue_type, visit_kind, hours, season, tags)
-        (MUSEUM, "sight", "museum", "venue", "10AM-6PM, closed Sundays", None, ["museum", "art", "historic"]),
-        (FESTIVAL, "activity", "event", "event", "Daily 10AM-10PM", [7], ["art", "lively", "outdoors"]),
+    rows = [  # (name, category, venue_type, visit_kind, hours, season, tags, description, landmark)
+        (MUSEUM, "sight", "museum", "venue", "10AM-6PM, closed Sundays", None, ["museum", "art", "historic"],
+         "The city's best-known museum.", True),
+        (FESTIVAL, "activity", "event", "event", "Daily 10AM-10PM", [7], ["art", "lively", "outdoors"],
+         "The city's best-known festival.", True),
+        (PIZZERIA, "food", "restaurant", "venue", "Daily 11AM-10PM", None, ["local-favourite"],
+         "Wood-fired pizza since 1962.", False),
     ]
     pool = await create_pool(dsn)
     try:
         async with pool.acquire() as conn:
-            for name, cat, vtype, kind, hours, season, tags in rows:
+            for name, cat, vtype, kind, hours, season, tags, description, landmark in rows:
                 await conn.execute(
                     "INSERT INTO activity_nodes (id, city_id, name, category, description, vibe_embedding, vibe_tags,"
                     " quality_signals, lat, lon, hours, opening, hours_status, venue_type, visit_kind, season_months,"
                     " plannable, landmark, prominence, coord_precision) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
-                    " $12,'parsed',$13,$14,$15,true,true,0.9,'exact') ON CONFLICT (id) DO NOTHING",
-                    f"{city}:{name}", city, name, cat, f"{name}, the city's best-known {vtype}.",
+                    " $12,'parsed',$13,$14,$15,true,$16,0.9,'exact') ON CONFLICT (id) DO NOTHING",
+                    f"{city}:{name}", city, name, cat, description,
                     fake_encode([" ".join(tags)])[0], tags, {"quality": 0.95}, 47.600, -122.330, hours,
-                    parse(hours).to_json(), vtype, kind, season)
+                    parse(hours).to_json(), vtype, kind, season, landmark)
     finally:
         await pool.close()
 
@@ -84,3 +92,10 @@ def test_an_annual_festival_is_planned_only_in_its_season(dated_city, fake_encod
     assert _days_with(may, FESTIVAL) == []
     festival = next(s for d in july["days"] for s in d["slots"] if s["venue"]["name"] == FESTIVAL)
     assert any(c["type"] == "season" and c["months"] == [7] for c in festival["claims"])
+
+
+def test_a_travellers_own_tags_find_venues_outside_the_ranked_pool(dated_city, fake_encoder):
+    body = _plan(dated_city, "it-pizza", dt.date(2031, 6, 3), 2, {"food": ["pizza"]})
+    meals = [s for d in body["days"] for s in d["slots"] if s["venue"]["name"] == PIZZERIA]
+    assert meals and meals[0]["kind"] in ("lunch", "dinner")
+    assert any(c["type"] == "matches" and c["tag"] == "pizza" for c in meals[0]["claims"])

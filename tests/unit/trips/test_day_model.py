@@ -201,3 +201,48 @@ def test_fallbacks_fit_the_same_stop_and_are_not_in_the_trip():
         assert alts and not {a["id"] for a in alts} & taken
         if s.kind == "dinner":
             assert all(a["venue_type"] == "restaurant" for a in alts)
+
+
+def _waits(plan) -> list[int]:
+    by_day: dict[int, list] = {}
+    for s in plan.slots:
+        by_day.setdefault(s.day_number, []).append(s)
+    return [minutes(b.arrive) - minutes(a.depart) - (b.travel.minutes if b.travel else 0)
+            for day in by_day.values() for a, b in zip(day, day[1:])]
+
+
+def test_a_long_wait_gets_a_break_near_the_previous_stop():
+    from shared.domains.travel.trips import itinerary
+    from shared.domains.travel.trips.geo import haversine_km
+    from shared.domains.travel.trips.stops import BREAK_TYPES, effective_type
+
+    tags = {"interests": ["museums"], "pace": "slow"}  # museums close at 17:00, dinner is at 19:30
+    pool = city()
+    with_breaks = plan_for(pool, tags, start=dt.date(2031, 6, 3))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(itinerary, "MAX_FILLERS", 0)
+        without = plan_for(city(), tags, start=dt.date(2031, 6, 3))
+    breaks = [(i, s) for i, s in enumerate(with_breaks.slots) if s.kind == "break"]
+    assert breaks and max(_waits(with_breaks)) < max(_waits(without))
+    for _, s in breaks:
+        others = [p for p in with_breaks.slots if p.day_number == s.day_number and p is not s]
+        assert min(haversine_km((p.venue.lat, p.venue.lon), (s.venue.lat, s.venue.lon)) for p in others) <= 1.5
+        assert effective_type(s.venue) in BREAK_TYPES or s.matched
+
+
+def test_a_first_visit_landmark_matches_the_tags_when_one_can():
+    pool = city()
+    viewpoint = next(c for c in pool.values() if c.extra["venue_type"] == "viewpoint")
+    museum = next(c for c in pool.values() if c.extra["venue_type"] == "museum")
+    for c in (viewpoint, museum):
+        c.extra["landmark"] = True
+    museum.lat, museum.lon = viewpoint.lat, viewpoint.lon + 0.001  # equally far from anything
+    tags = {"interests": ["views"], "pace": "moderate"}
+    base = relevance_for(pool, tags)
+
+    def museum_first(day, part):  # the ranker prefers the museum by far
+        return {vid: s + (3.0 if vid == museum.id else 0.0) for vid, s in base(day, part).items()}
+
+    plan = assemble(pool, museum_first, trip_for(tags, start=dt.date(2031, 6, 3), days=2))
+    first_landmark = next(s for s in plan.slots if s.venue.extra.get("landmark"))
+    assert first_landmark.venue.id == viewpoint.id  # the one with evidence for "views"

@@ -48,6 +48,18 @@ def evidence_for(tag: str, venue_tags, text: str) -> str | None:
     return None
 
 
+def evidence_query(tags: Tags) -> tuple[list[str], list[str]]:
+    """(taxonomy terms, keywords) that are evidence for the traveller's food and interest tags, for fetching the
+    venues that carry it (venues.fetch_tag_candidates). Vibe tags are left out: they describe a feel that a
+    large share of any city has, so the ranked pool already holds venues with it."""
+    terms, keywords = [], []
+    for tag in tags.food + tags.interests:
+        tag_terms, tag_keywords = VOCAB[tag]
+        terms += [t for t in tag_terms if not (tag in FOOD and t in GENERIC_FOOD_TERMS)]
+        keywords += list(tag_keywords)
+    return sorted(set(terms)), sorted(set(keywords))
+
+
 def venue_text(name: str, description: str | None) -> str:
     return f"{name} {description or ''}".lower()
 

@@ -375,8 +375,8 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
     landmarks = [vid for vid in ids if pool[vid].extra.get("landmark") and distance[vid] <= LANDMARK_REACH]
     reach = EVIDENCE_REACH.get(spec.kind, EVIDENCE_REACH_OTHER)
     with_evidence = [vid for vid in ids if evidence.get(vid) and distance[vid] <= reach]
-    if want_landmark and landmarks:  # a first visit sees the city's landmarks: worth a detour
-        ids = landmarks
+    if want_landmark and landmarks:  # a first visit sees the city's landmarks (worth a detour), ones that
+        ids = [vid for vid in landmarks if evidence.get(vid)] or landmarks  # match the tags first
     elif with_evidence:  # the traveller's tag decides, among venues within reach
         ids = with_evidence
     scores = {vid: rel[vid] - distance[vid] + jitter(trip.user_key, vid)

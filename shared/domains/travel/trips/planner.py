@@ -1,7 +1,8 @@
 """Plan a trip, as one linear pipeline of typed stages:
 
     resolve city and dates → members and personas → candidates and ranking (seeded: Qdrant ANN and the
-    ranker router; unseeded: the cache-first Places source) → assemble the days → persist → emit
+    ranker router; unseeded: the cache-first Places source), plus the venues with evidence for the
+    travellers' own tags → assemble the days → persist → emit
 
 Each stage lives in its own module (destination, members, rankers/unseeded, itinerary, store, emit); this
 module only runs them in order and renders the result through the one trip view (view.trip_view). Domain
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domains.errors import InvalidRequest
-from shared.domains.travel.trips import destination, emit, members as members_stage, rankers, store
+from shared.domains.travel.trips import destination, emit, members as members_stage, rankers, store, venues
 from shared.domains.travel.trips.daymodel import local_times
+from shared.domains.travel.trips.evidence import evidence_query
 from shared.domains.travel.trips.groups import GroupScorer, Member
 from shared.domains.travel.trips.itinerary import Plan, Relevance, Trip, assemble
 from shared.domains.travel.trips.persona import Persona
@@ -97,11 +99,14 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         pool: dict = {}
         for r in by_key.values():
             pool.update(r.venues)
+        extra = {c.id: c for c in await venues.fetch_tag_candidates(conn, dest.city_id, *evidence_query(trip.tags),
+                                                                     have=set(pool))} if dest.seeded else {}
+        pool.update(extra)
         pkey = plan_cache_key(dest.city_id, req, members, rankings, first_visit)
         plan = load_plan(deps.redis, pkey, pool) if pkey else None
         plan_hit = plan is not None
         if plan is None:
-            plan = assemble_for(pool, members, lambda uid, p: rankers.member_relevance(rankings[uid], p), trip)
+            plan = assemble_for(pool, members, lambda uid, p: rankers.member_relevance(rankings[uid], p, extra), trip)
             if pkey:
                 store_plan(deps.redis, pkey, plan)
         primary = rankings[user_id]

@@ -105,15 +105,21 @@ async def rank_members(deps, conn, city_id: str, members, days: int) -> tuple[di
     return rankings, by_key
 
 
-def member_relevance(ranking: Ranking, persona: Persona):
-    """relevance(day, part): the ranking's combination for that slot plus the traveller's personal term."""
-    personal = personal_by_part(persona.tags, user_tower(persona.embedding), ranking.venues)
+def member_relevance(ranking: Ranking, persona: Persona, extra: dict | None = None):
+    """relevance(day, part): the ranking's combination for that slot plus the traveller's personal term.
+    `extra` (venues with evidence for this traveller's tags that the ranking did not hold) enter at the
+    ranking's lowest score for that slot, so only the personal term (their evidence) lifts them."""
+    extra = extra or {}
+    venues = {**ranking.venues, **extra}
+    personal = personal_by_part(persona.tags, user_tower(persona.embedding), venues)
     cache: dict[tuple[int, str], dict[str, float]] = {}
 
     def relevance(day: int, part: str) -> dict[str, float]:
         key = (min(day, MAX_CACHED_DAY), part)
         if key not in cache:
-            cache[key] = combine(ranking.combo(part, day), personal(part))
+            combo = ranking.combo(part, day)
+            floor = min((s for _, s in combo), default=0.0)
+            cache[key] = combine(combo + [(vid, floor) for vid in extra if vid not in ranking.venues], personal(part))
         return cache[key]
 
     return relevance

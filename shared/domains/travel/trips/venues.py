@@ -73,6 +73,26 @@ async def fetch_landmarks(conn, city_id: str) -> list[Any]:
                             " ORDER BY prominence DESC LIMIT $2", city_id, LANDMARKS_PER_CITY)
 
 
+TAG_CANDIDATES = 80
+
+
+async def fetch_tag_candidates(conn, city_id: str, terms: list[str], keywords: list[str], have: set[str],
+                               limit: int = TAG_CANDIDATES) -> list[Candidate]:
+    """Plannable, located venues with evidence for the traveller's own tags (a taxonomy term among their tags,
+    or a keyword in name or description: the test of evidence.evidence_for), best known first. Cold travellers
+    share their archetype's ranked pool, which may hold few of the places a "seafood" or "pizza" traveller
+    asked for; these are added to it."""
+    if not terms and not keywords:
+        return []
+    rows = await conn.fetch(
+        f"SELECT {VENUE_COLUMNS} FROM activity_nodes WHERE city_id = $1 AND plannable"
+        " AND coord_precision IN ('exact', 'district') AND NOT (id = ANY($4::text[]))"
+        " AND (vibe_tags && $2::text[] OR lower(name || ' ' || coalesce(description, '')) LIKE ANY($3::text[]))"
+        " ORDER BY prominence DESC, id LIMIT $5",
+        city_id, terms, [f"%{k}%" for k in keywords], sorted(have), limit)
+    return [candidate_from_row(r) for r in rows]
+
+
 def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
     """Ids and similarities only: details and the vibe vector come from Postgres (fetch_rows)."""
     return ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
