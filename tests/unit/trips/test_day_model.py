@@ -246,3 +246,21 @@ def test_a_first_visit_landmark_matches_the_tags_when_one_can():
     plan = assemble(pool, museum_first, trip_for(tags, start=dt.date(2031, 6, 3), days=2))
     first_landmark = next(s for s in plan.slots if s.venue.extra.get("landmark"))
     assert first_landmark.venue.id == viewpoint.id  # the one with evidence for "views"
+
+
+def test_breakfast_starts_the_day():
+    from shared.domains.travel.trips.daymodel import day_template
+
+    template = day_template("slow", {"coffee"}, local_times("seattle"))
+    breakfast = next(s for s in template if s.kind == "breakfast")
+    assert all(s.earliest >= breakfast.earliest + 30 for s in template if s.kind == "visit")
+    pool = city()
+    days: dict[tuple, list] = {}
+    for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
+        for pace in ("slow", "fast"):
+            plan = plan_for(pool, {"food": ["coffee"], "interests": ["museums", "parks"], "pace": pace},
+                            start=dt.date(2031, 6, 3), user=user)
+            for s in plan.slots:
+                days.setdefault((user, pace, s.day_number), []).append(s)
+    with_breakfast = [d for d in days.values() if any(s.kind == "breakfast" for s in d)]
+    assert with_breakfast and all(d[0].kind == "breakfast" for d in with_breakfast)

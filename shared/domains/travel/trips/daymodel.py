@@ -24,6 +24,7 @@ KIND_DAY_PART = {"breakfast": "morning", "lunch": "afternoon", "dinner": "evenin
 # pace -> (day start, dinner ends the day by, visits before lunch, visits after lunch)
 PACES = {"slow": ("09:30", "21:30", 1, 2), "moderate": ("09:00", "22:00", 1, 2), "fast": ("08:30", "22:00", 2, 3)}
 NIGHT_WINDOW = ("21:30", "23:15")
+BREAKFAST_BEFORE_VISITS = 30   # minutes after the day's start before a morning visit may begin, with breakfast
 MORNING_VISITS_END = "12:45"      # a morning visit starts by then, or it is an afternoon visit
 AFTERNOON_VISITS = ("13:00", "18:30")
 
@@ -101,10 +102,12 @@ def day_template(pace: str, tag_names: set[str], local: LocalTimes) -> list[Stop
     start, end, before_lunch, after_lunch = PACES[pace]
     day_start, day_end = minutes(start), minutes(end)
     stops: list[StopSpec] = []
-    if tag_names & BREAKFAST_TAGS:
+    visits_from = day_start
+    if tag_names & BREAKFAST_TAGS:  # breakfast starts the day: the first visit comes after it
         stops.append(StopSpec("breakfast", day_start, day_start + 60))
         before_lunch = max(1, before_lunch)
-    stops += [StopSpec("visit", day_start, minutes(MORNING_VISITS_END)) for _ in range(before_lunch)]
+        visits_from = day_start + BREAKFAST_BEFORE_VISITS
+    stops += [StopSpec("visit", visits_from, minutes(MORNING_VISITS_END)) for _ in range(before_lunch)]
     stops.append(StopSpec("lunch", local.lunch[0], local.lunch[1], local.lunch_at))
     first, last = minutes(AFTERNOON_VISITS[0]), minutes(AFTERNOON_VISITS[1])
     stops += [StopSpec("visit", first, last) for _ in range(after_lunch)]
