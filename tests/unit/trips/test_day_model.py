@@ -35,6 +35,7 @@ KINDS = [
     ("viewpoint", "sight", ("scenic", "iconic"), None, "Lookout"),
     ("market", "shopping", ("market", "local-favourite"), "Daily 9AM-6PM", "Market"),
     ("shop", "shopping", ("shopping",), "Daily 10AM-6PM", "Baby Boutique"),
+    ("dessert", "food", ("sweets",), "Daily 12PM-9PM", "Gelato"),
 ]
 
 
@@ -264,3 +265,12 @@ def test_breakfast_starts_the_day():
                 days.setdefault((user, pace, s.day_number), []).append(s)
     with_breakfast = [d for d in days.values() if any(s.kind == "breakfast" for s in d)]
     assert with_breakfast and all(d[0].kind == "breakfast" for d in with_breakfast)
+
+
+def test_a_dessert_lover_gets_an_afternoon_treat_and_meals_answer_the_other_tags():
+    tags = {"food": ["dessert", "seafood"], "pace": "moderate"}
+    plan = plan_for(city(), tags, start=dt.date(2031, 6, 3))
+    treats = [s for s in plan.slots if s.kind == "treat"]
+    assert len(treats) >= 2  # a day with no dessert place within reach has no treat rather than a random café
+    assert all(s.venue.extra["venue_type"] == "dessert" and "14:30" <= s.arrive <= "17:30" for s in treats)
+    assert applicable_tags(parse_tags(tags), "dinner") == ("seafood",)

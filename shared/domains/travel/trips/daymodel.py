@@ -18,17 +18,21 @@ import yaml
 
 LOCAL_TIMES_FILE = Path(__file__).with_name("local_times.yaml")
 
-STOP_KINDS = ("breakfast", "visit", "lunch", "dinner", "night", "break")  # a break fills a long wait (itinerary.py)
-KIND_DAY_PART = {"breakfast": "morning", "lunch": "afternoon", "dinner": "evening", "night": "evening"}
+STOP_KINDS = ("breakfast", "visit", "lunch", "treat", "dinner", "night", "break")  # a break fills a long wait
+KIND_DAY_PART = {"breakfast": "morning", "lunch": "afternoon", "treat": "afternoon", "dinner": "evening",
+                 "night": "evening"}
 
 # pace -> (day start, dinner ends the day by, visits before lunch, visits after lunch)
 PACES = {"slow": ("09:30", "21:30", 1, 2), "moderate": ("09:00", "22:00", 1, 2), "fast": ("08:30", "22:00", 2, 3)}
 NIGHT_WINDOW = ("21:30", "23:15")
+TREAT_WINDOW = ("14:30", "17:30")
 BREAKFAST_BEFORE_VISITS = 30   # minutes after the day's start before a morning visit may begin, with breakfast
 MORNING_VISITS_END = "12:45"      # a morning visit starts by then, or it is an afternoon visit
 AFTERNOON_VISITS = ("13:00", "18:30")
 
+# Tags that ask for a stop of their own: breakfast, an afternoon treat, a night out.
 BREAKFAST_TAGS = {"coffee", "tea", "bakery", "brunch"}
+TREAT_TAGS = {"dessert"}
 NIGHT_TAGS = {"nightlife", "live_music", "cocktails", "beer", "wine", "theatre"}
 
 # venue type -> (shortest, usual, longest) minutes
@@ -111,6 +115,8 @@ def day_template(pace: str, tag_names: set[str], local: LocalTimes) -> list[Stop
     stops.append(StopSpec("lunch", local.lunch[0], local.lunch[1], local.lunch_at))
     first, last = minutes(AFTERNOON_VISITS[0]), minutes(AFTERNOON_VISITS[1])
     stops += [StopSpec("visit", first, last) for _ in range(after_lunch)]
+    if tag_names & TREAT_TAGS:
+        stops.append(StopSpec("treat", minutes(TREAT_WINDOW[0]), minutes(TREAT_WINDOW[1])))
     dinner_latest = min(local.dinner[1], day_end - DINNER_DURATION[1])
     stops.append(StopSpec("dinner", local.dinner[0], max(local.dinner[0], dinner_latest), local.dinner_at))
     if tag_names & NIGHT_TAGS:

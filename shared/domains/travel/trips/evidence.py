@@ -5,16 +5,15 @@ evidence when there are any), the narrative (it may say "for your interest in X"
 names it) and the itinerary benchmark (tag match rate). Evidence is a vibe-taxonomy term of the tag among
 the venue's tags, or one of the tag's keywords in the venue's name or description.
 
-Tags apply by stop: food tags to meals, interests and vibe to visits, drinking and nightlife tags to the
-night stop, none to a break. A taste for cocktails says nothing about lunch.
+Tags apply by stop: food tags to meals, interests and vibe to visits, coffee and bakery tags to breakfast,
+dessert to the afternoon treat, drinking and nightlife tags to the night stop, none to a break. A taste for cocktails says nothing about lunch.
 """
 from __future__ import annotations
 
+from shared.domains.travel.trips.daymodel import BREAKFAST_TAGS, NIGHT_TAGS, TREAT_TAGS
 from shared.domains.travel.trips.tags import FOOD, INTERESTS, VIBE, Tags
 from shared.engine.serving.types import Candidate
 
-NIGHT_TAGS = ("nightlife", "live_music", "cocktails", "beer", "wine", "theatre")
-BREAKFAST_TAGS = ("coffee", "tea", "bakery", "brunch")
 VOCAB = {**FOOD, **INTERESTS, **VIBE}
 # Taxonomy terms that map a dish or cuisine to its nearest vibe (FOOD in tags.py, for retrieval) but say
 # nothing about the dish: a "global-cuisine" Korean barbecue is no evidence for "italian". For food tags
@@ -30,8 +29,11 @@ def applicable_tags(tags: Tags, kind: str) -> tuple[str, ...]:
         return tuple(t for t in tags.all if t in NIGHT_TAGS)
     if kind == "breakfast":
         return tuple(t for t in tags.food if t in BREAKFAST_TAGS)
+    if kind == "treat":
+        return tuple(t for t in tags.food if t in TREAT_TAGS)
     if kind in ("lunch", "dinner"):  # a taste for coffee says where to start the day, not where to have lunch
-        return tuple(t for t in tags.food if t not in NIGHT_TAGS and t not in BREAKFAST_TAGS)
+        own_stop = NIGHT_TAGS | BREAKFAST_TAGS | TREAT_TAGS
+        return tuple(t for t in tags.food if t not in own_stop)
     return tuple(t for t in tags.interests + tags.vibe if t not in NIGHT_TAGS)
 
 

@@ -67,7 +67,7 @@ FILLER_STAY_MIN = 30       # with room for at least this long a stay
 FILLER_LEG_MIN = 10        # and a short walk each way
 FILLER_MAX_KM = 1.5
 MAX_FILLERS = 3
-FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast")
+FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast", "treat")
 
 Relevance = Callable[[int, str], dict[str, float]]
 
@@ -254,9 +254,9 @@ def assemble(
                 if choice is None:
                     notes.append(f"day {d} {kind}: no open venue fits it on {date.isoformat()}")
                     continue
-                if _unmatched_extra_visit(choice, picks.values(), trip.tags):
-                    notes.append(f"day {d}: one {spec.day_part} visit left out: no venue near the day's area "
-                                 "matches your interests; the other stops take the time")
+                if _unmatched_optional_stop(choice, picks.values(), trip.tags):
+                    notes.append(f"day {d}: one {spec.day_part} {kind} left out: no venue near the day's area "
+                                 "matches your tags; the other stops take the time")
                     continue
                 used.update((choice.venue.id, name_key(choice.venue)))
                 chosen_all.append(choice.venue)
@@ -316,9 +316,12 @@ def _fits_as_filler(c: Candidate, anchor: tuple[float, float] | None, wanted: tu
     return stops.effective_type(c) in stops.BREAK_TYPES or bool(wanted and tag_evidence(c, wanted))
 
 
-def _unmatched_extra_visit(choice: _Choice, picked, tags: Tags) -> bool:
-    """A visit the traveller's interests apply to, with no evidence for them, when the same half-day already
-    has a visit: an outdoors traveller would rather stay longer in a park than be sent to a comic convention."""
+def _unmatched_optional_stop(choice: _Choice, picked, tags: Tags) -> bool:
+    """A stop better left out: an afternoon treat with nothing sweet about it, or a visit the traveller's
+    interests apply to, with no evidence for them, when the same half-day already has a visit (an outdoors
+    traveller would rather stay longer in a park than be sent to a comic convention)."""
+    if choice.spec.kind == "treat":
+        return not choice.matched
     if choice.spec.kind != "visit" or choice.matched or choice.venue.extra.get("landmark"):
         return False
     if not applicable_tags(tags, "visit"):

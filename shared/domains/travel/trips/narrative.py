@@ -36,6 +36,7 @@ KIND_OPENERS = {
     "lunch": ["Lunch at {name}, {what}, around {at}.", "At {at}, lunch at {name} ({what})."],
     "dinner": ["Dinner at {name}, {what}, at {at}.", "At {at}, dinner at {name} ({what})."],
     "night": ["After dinner, {name} ({what}) from {at}.", "End the evening at {name}, {what}, around {at}."],
+    "treat": ["Time for something sweet: {name}, {what}, around {at}.", "An afternoon treat at {name} ({what}), {at}."],
     "break": ["On the way, a break at {name} ({what}) around {at}.", "Time for a stroll: {name}, {what}, at {at}."],
 }
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",

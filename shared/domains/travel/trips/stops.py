@@ -23,6 +23,7 @@ SHOP_TYPES = {"shop": {"shopping", "markets"}, "bookshop": {"books", "shopping"}
 NIGHT_TYPES = {"bar", "pub", "wine_bar", "club", "brewery", "live_music", "theatre"}
 BAR_TYPES = {"bar", "pub", "wine_bar", "club", "brewery"}
 KIND_TYPES = {"breakfast": {"cafe", "bakery"}, "lunch": {"restaurant", "cafe"}, "dinner": {"restaurant"},
+              "treat": {"dessert", "bakery", "cafe"},
               "night": NIGHT_TYPES}
 BREAK_TYPES = {"park", "garden", "viewpoint", "neighbourhood", "market", "beach", "landmark", "religious"}
 OUTDOOR_TYPES = {"park", "garden", "beach", "viewpoint", "nature"}

@@ -101,7 +101,7 @@ def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
 OVERFETCH = 3          # ANN fetches k*OVERFETCH, then balance_stop_kinds keeps k
 # at least this many candidates for each kind of stop, when the city has them: a persona far from nightlife
 # still needs dinner, and a food lover still needs somewhere to go between meals
-STOP_QUOTAS = {"visit": 70, "lunch": 45, "dinner": 45, "night": 25, "breakfast": 15}
+STOP_QUOTAS = {"visit": 70, "lunch": 45, "dinner": 45, "night": 25, "breakfast": 15, "treat": 10}
 
 
 def balance_stop_kinds(cands: list[Candidate], k: int = DEFAULT_K) -> list[Candidate]:
