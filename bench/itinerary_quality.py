@@ -91,6 +91,12 @@ def nodes_for(database_url: str, ids: list[str]) -> dict[str, dict]:
     return {r["id"]: dict(r) for r in rows}
 
 
+def city_nodes(database_url: str, city: str) -> list[dict]:
+    rows = asyncio.run(_fetch(database_url, f"SELECT {NODE_FIELDS} FROM activity_nodes WHERE city_id = $1 AND plannable"
+                                            " AND coord_precision IN ('exact', 'district')", city))
+    return [dict(r) for r in rows]
+
+
 def seed(city: str, env: dict) -> None:
     print(f"seeding {city} ...", flush=True)
     subprocess.run([sys.executable, "-m", "jobs.seed_city.main", "--city", city], env={**os.environ, **env},
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(gw: str, env: dict, args) -> int:
     from shared.adapters.redis_cache import get_redis
-    from shared.domains.travel.trips.quality import Tally
+    from shared.domains.travel.trips.quality import Tally, servable_pairs
     from shared.domains.travel.trips.tags import parse_tags
     from shared.settings import get_settings
 
@@ -236,11 +242,13 @@ def run(gw: str, env: dict, args) -> int:
             planned = plan_city(client, redis, city, specs, run_id)
             ids = sorted({s["venue"]["id"] for p in planned for d in p["trip"]["days"] for s in d["slots"]})
             nodes = nodes_for(db, ids)
+            asked = {t for p in planned for t in parse_tags(p["spec"]["tags"]).all}
+            servable = servable_pairs(city_nodes(db, city), sorted(asked))
             tally = Tally()
             for i, p in enumerate(planned):
                 tags = parse_tags(p["spec"]["tags"])
                 for t in (tally, overall):
-                    t.add(p["trip"], tags, nodes, latency_ms=p["ms"])
+                    t.add(p["trip"], tags, nodes, latency_ms=p["ms"], servable=servable)
                 if i < args.show:
                     show(p["trip"], p["spec"])
             per_city[city] = tally.summary()

@@ -29,7 +29,7 @@ def planned():
     persona = Persona(parse_tags(TAGS), "", "template", "foodie", None)
     stored = build_slots("trp_q", plan, [("u1", persona, 0)], "heuristic-v1", "seattle")
     trip = {"city": {"id": "seattle"}, "days": render_days("seattle", START, 3, stored)}
-    nodes = {c.id: node_of(c) | {"plannable": c.extra.get("plannable", True),
+    nodes = {c.id: node_of(c) | {"id": c.id, "category": c.category, "plannable": c.extra.get("plannable", True),
                                  "visit_kind": c.extra.get("visit_kind", "venue")} for c in pool.values()}
     return trip, nodes
 
@@ -117,3 +117,17 @@ def test_concentration_counts_trips_not_stops_and_spares_landmarks(planned):
     assert c["top"][0] == {"venue": landmark["venue"]["name"], "id": landmark["venue"]["id"], "trips": 4,
                            "share": 1.0, "landmark": True}
     assert c["top_non_landmark_share"] == 0.75
+
+
+def test_a_miss_the_city_could_not_have_avoided_is_told_apart(planned):
+    from shared.domains.travel.trips.quality import servable_pairs
+
+    trip, nodes = planned
+    sports = {"interests": ["sports"], "pace": "moderate"}  # the synthetic city has no stadium
+    assert ("sports", "visit") not in servable_pairs(list(nodes.values()), ["sports"])
+    assert ("seafood", "dinner") in servable_pairs(list(nodes.values()), ["seafood"])
+    t = Tally()
+    t.add(trip, parse_tags(sports), nodes, servable=servable_pairs(list(nodes.values()), ["sports"]))
+    s = t.summary()["tag_match"]
+    assert s["rate"] == 0.0 and s["misses_with_no_venue_in_city"] == s["slots_with_applicable_tags"] > 0
+    assert s["rate_where_the_city_has_a_venue"] is None

@@ -40,7 +40,7 @@ DURATIONS: dict[str, tuple[int, int, int]] = {
     "museum": (75, 120, 180), "gallery": (45, 75, 120), "landmark": (30, 60, 90), "religious": (30, 45, 75),
     "palace": (75, 120, 180), "park": (60, 90, 150), "garden": (45, 75, 120), "beach": (60, 105, 180),
     "viewpoint": (30, 45, 75), "nature": (90, 150, 210), "zoo_aquarium": (90, 150, 210), "market": (45, 75, 120),
-    "neighbourhood": (60, 90, 150), "tour": (60, 120, 180), "theatre": (120, 150, 180), "live_music": (90, 120, 180),
+    "neighbourhood": (60, 90, 150), "tour": (60, 120, 180), "theatre": (90, 150, 180), "live_music": (90, 120, 180),
     "cinema": (110, 120, 150), "sports": (120, 150, 180), "activity": (60, 90, 150), "spa": (90, 120, 180),
     "shop": (30, 45, 75), "bookshop": (30, 45, 75), "restaurant": (60, 75, 100), "cafe": (30, 45, 60),
     "bakery": (20, 30, 45), "dessert": (20, 30, 45), "bar": (60, 75, 120), "pub": (60, 90, 120),

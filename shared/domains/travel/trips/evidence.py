@@ -6,7 +6,8 @@ names it) and the itinerary benchmark (tag match rate). Evidence is a vibe-taxon
 the venue's tags, or one of the tag's keywords in the venue's name or description.
 
 Tags apply by stop: food tags to meals, interests and vibe to visits, coffee and bakery tags to breakfast,
-dessert to the afternoon treat, drinking and nightlife tags to the night stop, none to a break. A taste for cocktails says nothing about lunch.
+dessert to the afternoon treat, drinking and nightlife tags to the night stop, none to a break. A taste for
+cocktails says nothing about lunch.
 """
 from __future__ import annotations
 

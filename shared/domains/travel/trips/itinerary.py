@@ -417,7 +417,8 @@ def schedule_day(day: int, date: dt.date, picks: list[_Choice], centre, notes: l
 
 def _forward_pass(date: dt.date, picks: list[_Choice]) -> list[tuple[_Choice, int | None, int | None, Leg | None]]:
     """Arrival and departure minutes for each stop in order. Meals sit down at the local hour when the previous
-    stay can stretch to meet it; a stop whose venue would be closed on arrival gets None."""
+    stay can stretch to meet it; a stop that would be reached too late makes the previous stay shorter (down
+    to its type's shortest visit); one still out of reach, or closed on arrival, gets None."""
     out: list[list] = []
     free_at: int | None = None     # when the traveller leaves the previous stop
     prev_c: Candidate | None = None
@@ -428,6 +429,14 @@ def _forward_pass(date: dt.date, picks: list[_Choice]) -> list[tuple[_Choice, in
         arrive = earliest
         if p.spec.target is not None and earliest < p.spec.target <= hi:
             arrive = p.spec.target  # meals at the local hour; the previous stay stretches into the wait below
+        if arrive > hi and out and out[-1][1] is not None:  # cut the previous stay short to make this one
+            prev = out[-1]
+            shortest = duration(stops.effective_type(prev[0].venue), prev[0].spec.kind)[0]
+            earliest_leave = prev[1] + shortest
+            if earliest_leave + (t_leg.minutes if t_leg else 0) <= hi:
+                prev[2] = min(prev[2], hi - (t_leg.minutes if t_leg else 0))
+                free_at = prev[2]
+                arrive = max(lo, free_at + (t_leg.minutes if t_leg else 0))
         if arrive > hi:
             out.append([p, None, None, t_leg])
             continue

@@ -71,6 +71,14 @@ def group_tags(members: list[members_stage.Member]) -> Tags:
     return Tags(tuple(merged["food"]), tuple(merged["interests"]), tuple(merged["vibe"]), pace)
 
 
+async def extra_candidates(conn, city_id: str, tags: Tags, have: set[str]) -> dict:
+    """Catalogue venues the ranked pool lacks: those with evidence for the travellers' own tags, and places to
+    drop into for a break (both enter at the ranking's floor; see rankers.member_relevance)."""
+    found = await venues.fetch_tag_candidates(conn, city_id, *evidence_query(tags), have=have)
+    found += await venues.fetch_break_candidates(conn, city_id, have | {c.id for c in found})
+    return {c.id: c for c in found}
+
+
 async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, str]:
     t0 = time.perf_counter()
     tags = request_tags(req)
@@ -99,8 +107,7 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         pool: dict = {}
         for r in by_key.values():
             pool.update(r.venues)
-        extra = {c.id: c for c in await venues.fetch_tag_candidates(conn, dest.city_id, *evidence_query(trip.tags),
-                                                                     have=set(pool))} if dest.seeded else {}
+        extra = await extra_candidates(conn, dest.city_id, trip.tags, set(pool)) if dest.seeded else {}
         pool.update(extra)
         pkey = plan_cache_key(dest.city_id, req, members, rankings, first_visit)
         plan = load_plan(deps.redis, pkey, pool) if pkey else None

@@ -15,11 +15,13 @@ planned venues, and reports per city and overall:
   share at each precision (a venue placed only at its city's centre is counted under "city", not as located);
 - km per day (straight lines between consecutive located stops), median and p90, and of those the km
   walked (legs up to geo.WALK_MAX_KM; longer legs are a transit ride);
-- tag match: among stops the traveller's tags apply to (evidence.applicable_tags: food tags to meals,
-  interests and vibe to visits, drinks and nightlife to the night stop, none to a break), the share whose
+- tag match: among stops the traveller's tags apply to (evidence.applicable_tags: coffee to breakfast,
+  dessert to the treat, other food tags to meals, interests and vibe to visits, drinks and nightlife to the
+  night stop, none to a break), the share whose
   venue has catalogue evidence for at least one of those tags (a taxonomy term among its tags, or a keyword
-  in its name or description: evidence.evidence_for, the same rule the narrative must obey). Alongside, tag coverage: the
-  share of the tags a traveller asked for that at least one stop of their trip serves;
+  in its name or description: evidence.evidence_for, the same rule the narrative must obey). Alongside: the
+  same rate leaving out misses no venue of the city could have avoided (servable_pairs), and tag coverage,
+  the share of the tags a traveller asked for that at least one stop of their trip serves;
 - false claims: stops with at least one narrative claim the data does not support (narrative.check_claims);
 - landmark coverage: first-visit trips of two days or more with at least one landmark;
 - concentration: the largest share of a city's trips (each for a different traveller) that share one
@@ -55,6 +57,31 @@ def _schedule(node: dict | None, venue: dict):
 
 def _inside(ranges, start: int, end: int) -> bool:
     return any(a <= start and end <= b for a, b in ranges)
+
+
+def servable_pairs(nodes: list[dict], tag_names, kinds=("breakfast", "visit", "lunch", "treat", "dinner",
+                                                         "night")) -> set[tuple[str, str]]:
+    """(tag, stop kind) pairs that at least one plannable venue among `nodes` could serve: it fits the stop
+    and has evidence for the tag (opening hours and distance aside, so this is generous to the catalogue)."""
+    from shared.domains.travel.trips.stops import fits
+
+    out = set()
+    for n in nodes:
+        c = _as_candidate(n)
+        text = venue_text(n["name"], n.get("description"))
+        for tag in tag_names:
+            if evidence_for(tag, n.get("vibe_tags") or [], text) is None:
+                continue
+            out.update((tag, k) for k in kinds if fits(c, k, set(tag_names)))
+    return out
+
+
+def _as_candidate(n: dict):
+    from shared.engine.serving.types import Candidate
+
+    return Candidate(id=n["id"], name=n["name"], category=(n.get("category") or "").lower(),
+                     tags=tuple(n.get("vibe_tags") or ()), vector=None, retrieval_score=0.0, quality=0.0,
+                     extra={"venue_type": n.get("venue_type"), "text": venue_text(n["name"], n.get("description"))})
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -95,6 +122,7 @@ class Tally:
     tag_slots: int = 0
     tag_matched: int = 0
     tag_by_kind: Counter = field(default_factory=Counter)  # (kind, matched) -> stops
+    tag_miss_no_venue: int = 0  # misses where no venue of the city could have matched (see servable)
     tags_asked: int = 0
     tags_served: int = 0
     false_claim_slots: int = 0
@@ -117,9 +145,10 @@ class Tally:
             kept.append(text)
 
     def add(self, trip: dict, tags: Tags, nodes: dict[str, dict], *, first_visit: bool = True,
-            latency_ms: float | None = None) -> None:
+            latency_ms: float | None = None, servable: set[tuple[str, str]] | None = None) -> None:
         """One rendered trip. `nodes`: activity_nodes rows (as dicts) by venue id; `first_visit`: the traveller
-        had not been to the city (the bench uses new travellers)."""
+        had not been to the city (the bench uses new travellers); `servable`: the (tag, stop kind) pairs some
+        plannable venue of the city could serve (servable_pairs), to tell a planner's miss from a catalogue's."""
         self.trips += 1
         if latency_ms is not None:
             self.latency_ms.append(latency_ms)
@@ -159,7 +188,7 @@ class Tally:
                     precision = venue.get("coord_precision") or "exact"
                     self.precision[precision] += 1
                     self.located += precision != "city"
-                served |= self._tags(node, venue, tags, kind, where)
+                served |= self._tags(node, venue, tags, kind, where, servable)
                 problems = check_claims(slot, node, previous)
                 if problems:
                     self.false_claim_slots += 1
@@ -178,6 +207,10 @@ class Tally:
                 seen.add(venue["id"])
                 self.names[venue["id"]] = venue["name"]
                 previous = slot
+            for meal, (lo, hi) in (("lunch", lunch), ("dinner", dinner)):
+                if not any(s.get("kind") == meal and lo <= minutes(s["arrive"]) <= hi for s in slots if s.get("arrive")):
+                    self._example(f"no_{meal}", f"{city} {day['date']}: " + ", ".join(
+                        f"{s.get('arrive')} {s.get('kind')} {s['venue']['name']}" for s in slots))
             if arrivals:
                 (self.last_arrivals_night if night_trip else self.last_arrivals).append(max(arrivals))
             self.idle_max.append(idle)
@@ -223,7 +256,7 @@ class Tally:
                 self.restaurants_outside_meals += 1
                 self._example("restaurants_outside_meals", where)
 
-    def _tags(self, node, venue, tags: Tags, kind: str, where: str) -> set[str]:
+    def _tags(self, node, venue, tags: Tags, kind: str, where: str, servable) -> set[str]:
         """Count the stop for tag match; return the traveller's tags it serves (for tag coverage)."""
         wanted = applicable_tags(tags, kind)
         if not wanted:
@@ -238,6 +271,8 @@ class Tally:
             self.tag_matched += 1
         else:
             self._example("tag_miss", f"{where} (wanted {', '.join(wanted)})")
+            if servable is not None and not any((t, kind) in servable for t in wanted):
+                self.tag_miss_no_venue += 1
         return served
 
     # --- the report -------------------------------------------------------------------------------------------
@@ -282,7 +317,10 @@ class Tally:
             "walking_km_per_day": {"median": _median(self.walk_km), "p90": percentile(self.walk_km, 0.9)},
             "tag_match": {"rate": _share(self.tag_matched, self.tag_slots),
                           "slots_with_applicable_tags": self.tag_slots, "rate_by_kind": self._tag_rate_by_kind(),
-                          "tag_coverage": _share(self.tags_served, self.tags_asked)},
+                          "tag_coverage": _share(self.tags_served, self.tags_asked),
+                          "misses_with_no_venue_in_city": self.tag_miss_no_venue,
+                          "rate_where_the_city_has_a_venue": _share(self.tag_matched,
+                                                                    self.tag_slots - self.tag_miss_no_venue)},
             "false_claim_rate": _share(self.false_claim_slots, self.slots),
             "landmark_coverage": {"rate": _share(self.landmark_trips, self.landmark_eligible),
                                   "first_visit_trips_2d_plus": self.landmark_eligible},

@@ -93,6 +93,23 @@ async def fetch_tag_candidates(conn, city_id: str, terms: list[str], keywords: l
     return [candidate_from_row(r) for r in rows]
 
 
+BREAK_CANDIDATES = 150
+
+
+async def fetch_break_candidates(conn, city_id: str, have: set[str],
+                                 limit: int = BREAK_CANDIDATES) -> list[Candidate]:
+    """Plannable, located places anyone can drop into between two stops (stops.BREAK_TYPES: parks, squares,
+    viewpoints, streets, markets), best known first: a long wait is filled from the whole city, not only from
+    the archetype's ranked pool."""
+    from shared.domains.travel.trips.stops import BREAK_TYPES
+
+    rows = await conn.fetch(
+        f"SELECT {VENUE_COLUMNS} FROM activity_nodes WHERE city_id = $1 AND plannable"
+        " AND coord_precision IN ('exact', 'district') AND venue_type = ANY($2::text[])"
+        " AND NOT (id = ANY($3::text[])) ORDER BY prominence DESC, id LIMIT $4", city_id, sorted(BREAK_TYPES), sorted(have), limit)
+    return [candidate_from_row(r) for r in rows]
+
+
 def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
     """Ids and similarities only: details and the vibe vector come from Postgres (fetch_rows)."""
     return ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
