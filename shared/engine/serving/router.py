@@ -4,10 +4,10 @@ Rules (correctness, not preference):
 - a cold user (fewer than COLD_THRESHOLD signals) never reaches an ML ranker;
 - cold users go to the LLM ranker when one is configured (API key) and the LLM budget is not spent;
   on error, timeout or invalid output the heuristic ranker answers inside the same latency budget;
-- warm users go to the production ML ranker when one exists, arbitrated with the heuristic ranker:
-  both score the same candidates, scores are min-max normalised and blended with a weight that grows
-  with the user's history (more signals → more trust in the learned model). If the ML ranker fails,
-  the heuristic answers alone. Without a production model a warm user gets the heuristic, never the LLM.
+- warm users go to the production ML ranker when one exists, arbitrated with the heuristic ranker: both
+  score the same candidates and serving.arbitration decides which ranking serves (agreement, popularity
+  bias, sequence momentum, confidence), with the reason on the result. If the ML ranker fails, the
+  heuristic answers alone. Without a production model a warm user gets the heuristic, never the LLM.
 Every result names the ranker, its model version and why a fallback happened, so responses can say so.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from shared.engine.serving.arbitration import arbitrate
 from shared.engine.serving.heuristic import HeuristicRanker
 from shared.engine.serving.types import (Candidate, OnlineRanker, RankedItem, RankerError, RankingContext,
                                          RankResult)
@@ -31,11 +32,6 @@ def is_cold(signal_count: int) -> bool:
     return signal_count < COLD_THRESHOLD
 
 
-def arbitration_weight(signal_count: int) -> float:
-    """Weight of the ML ranker in the blend: 0.5 at the boundary, 0.9 from 100 signals on."""
-    return float(min(0.9, 0.5 + max(0, signal_count - COLD_THRESHOLD) / 200.0))
-
-
 def validate_full(items: list[RankedItem], candidates: list[Candidate]) -> None:
     ids = [i.id for i in items]
     if len(ids) != len(set(ids)):
@@ -44,15 +40,6 @@ def validate_full(items: list[RankedItem], candidates: list[Candidate]) -> None:
         raise RankerError("ranking does not cover exactly the candidates")
     if any(not np.isfinite(i.score) for i in items):
         raise RankerError("ranking has a non-finite score")
-
-
-def _norm(items: list[RankedItem]) -> dict[str, float]:
-    if not items:
-        return {}
-    s = np.array([i.score for i in items], dtype=np.float64)
-    lo, hi = s.min(), s.max()
-    span = hi - lo if hi - lo > 1e-12 else 1.0
-    return {i.id: float((i.score - lo) / span) for i in items}
 
 
 class RankerRouter:
@@ -115,12 +102,11 @@ class RankerRouter:
         except Exception as exc:
             return self._heuristic(ctx, candidates, t0, f"ml_error: {type(exc).__name__}: {exc}"[:200])
         h_items = self._call(self.heuristic, ctx, candidates)
-        w = arbitration_weight(ctx.signal_count)
-        ml_n, h_n = _norm(ml_items), _norm(h_items)
-        conf = {i.id: i.confidence for i in ml_items}
-        blended = sorted(
-            (RankedItem(c.id, round(w * ml_n[c.id] + (1 - w) * h_n[c.id], 6), conf.get(c.id, 0.0)) for c in candidates),
-            key=lambda i: -i.score,
-        )
-        version = f"{self.ml.version}+{self.heuristic.version}@w{w:.2f}"
-        return RankResult(blended, "ml", version, "ml+heuristic", None, (time.perf_counter() - t0) * 1000)
+        decision = arbitrate(ml_items, h_items, {c.id: c for c in candidates}, ctx)
+        record = {"winner": "ml" if decision.winner == "ml" else self.heuristic.name, "reason": decision.reason,
+                  **decision.evidence}
+        elapsed = (time.perf_counter() - t0) * 1000
+        if decision.winner == "ml":
+            return RankResult(ml_items, "ml", self.ml.version, "ml", None, elapsed, record)
+        return RankResult(h_items, self.heuristic.name, self.heuristic.version, "heuristic",
+                          f"arbitration: {decision.reason}", elapsed, record)

@@ -41,6 +41,8 @@ class RankingContext:
     day_part: str | None = None
     day_of_trip: int | None = None
     group_size: int = 1
+    history_popularity: float | None = None       # mean popularity (0..1) of what the user accepted so far
+    recent_categories: tuple[str, ...] = ()       # categories of the user's latest accepts, oldest first
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ class RankResult:
     items: list[RankedItem]
     ranker: str                 # which ranker produced the final order
     model_version: str          # what goes into X-Model-Version and the candidate-set log
-    served_by: str              # human-readable: "llm", "heuristic", "ml", "ml+heuristic"
+    served_by: str              # human-readable: "llm", "heuristic", "ml"
     fallback_reason: str | None = None
     latency_ms: float = 0.0
+    arbitration: dict | None = None   # warm users: which ranking won and why (serving.arbitration.Decision)
 
     def scores(self) -> dict[str, float]:
         return {item.id: item.score for item in self.items}

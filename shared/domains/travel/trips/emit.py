@@ -26,6 +26,7 @@ def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: in
             "ranker": ranking.ranker, "served_by": ranking.served_by, "archetype": ranking.archetype,
             "cache_hit": ranking.cache_hit, "day_part": None, "day_of_trip": None, "days": days,
             "group_size": group_size, "city_id": ranking.city, "fallback_reason": ranking.fallback_reason,
+            "arbitration": ranking.arbitration,
         },
         "model_version": ranking.model_version,
     }

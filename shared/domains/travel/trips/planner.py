@@ -134,7 +134,7 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
                      "states": {uid: "cold" if is_cold(s) else "warm" for uid, _, s in members},
                      "empty_reason": plan.empty_reason, "fallback_reason": primary.fallback_reason,
                      "catalogue": catalogue, "city_name": dest.city_name, "ranker": primary.ranker,
-                     "notes": plan.notes, "first_visit": first_visit,
+                     "notes": plan.notes, "first_visit": first_visit, "arbitration": primary.arbitration,
                      **({"quality_signals": "generic (Places rating only)"} if not dest.seeded else {})},
         }
         slots = build_slots(record["id"], plan, members, model_version, dest.city_id)

@@ -56,6 +56,7 @@ class Ranking:
     ranker_calls: int = 0
     base_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    arbitration: dict | None = None     # warm users: which ranking won and why
 
     def combo(self, day_part: str, day: int) -> list[tuple[str, float]]:
         return self.combos[(day_part, min(day, MAX_CACHED_DAY))]
@@ -120,7 +121,7 @@ def _to_ranking(city, archetype, base: dict, combos: dict, hit: bool, calls: int
     return Ranking(city, archetype, [tuple(x) for x in base["items"]], venues,
                    {k: [tuple(x) for x in v] for k, v in combos.items()},
                    base["ranker"], base["model_version"], base["served_by"], base.get("fallback_reason"), hit, calls,
-                   base.get("base_id"))
+                   base.get("base_id"), arbitration=base.get("arbitration"))
 
 
 async def rank_candidates(router: RankerRouter, ctx: RankingContext, cands: list[Candidate]) -> RankResult:
@@ -149,7 +150,7 @@ async def _compute_base(conn, qdrant, city: str, persona: Persona, router: Ranke
         "items": [[i.id, i.score, i.confidence] for i in result.items],
         "venues": [to_cache(c) for c in cands],
         "ranker": result.ranker, "model_version": result.model_version, "served_by": result.served_by,
-        "fallback_reason": retrieval_error or result.fallback_reason,
+        "fallback_reason": retrieval_error or result.fallback_reason, "arbitration": result.arbitration,
         "timings_ms": {"retrieval": round((t1 - t0) * 1000, 1), "ranking": round(result.latency_ms, 1)},
     }
     return base, calls

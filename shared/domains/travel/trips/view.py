@@ -44,7 +44,7 @@ def trip_view(trip: dict, slots: list[dict], live: dict | None = None) -> dict:
         "end_date": trip["end_date"].isoformat(), "status": trip.get("status", "planned"),
         "days": render_days(trip["city_id"], trip["start_date"], days, slots),
         "served_by": trip["served_by"], "ranker": meta.get("ranker"), "model_version": trip["model_version"],
-        "fallback_reason": meta.get("fallback_reason"),
+        "fallback_reason": meta.get("fallback_reason"), "arbitration": meta.get("arbitration"),
         "members": [{"user_id": uid, "archetype": (meta.get("archetypes") or {}).get(uid),
                      "state": (meta.get("states") or {}).get(uid)} for uid in trip.get("member_ids") or []],
         "empty_reason": meta.get("empty_reason"), "notes": meta.get("notes") or [],
