@@ -132,6 +132,20 @@ def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
         assert piv.json()["changed"][0]["venue"]["id"] != slot["venue"]["id"]
         assert _counters(redis) == before
 
+        # a swap through the API is a signal about the venue swapped out (a skip for the learning loop)
+        second_slot = body["days"][1]["slots"][0]
+        swap = client.patch(f"/v1/trips/{body['trip_id']}/slots/{second_slot['slot_id']}", headers=_auth(user),
+                            json={})
+        assert swap.status_code == 200, swap.text
+        swapped = []
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and not swapped:
+            swapped = asyncio.run(_fetch(dsn, "SELECT activity_node_id, context, user_id FROM behavioral_signals"
+                                        " WHERE trip_id = $1 AND signal_type = 'slot_swap'", body["trip_id"]))
+            time.sleep(0.5)
+        assert [r["activity_node_id"] for r in swapped] == [second_slot["venue"]["id"]]
+        assert swapped[0]["user_id"] == user and swapped[0]["context"]["day_of_trip"] == 2
+
         # the trip now shows the replacement; nobody else can read or change it
         got = client.get(f"/v1/trips/{body['trip_id']}", headers=_auth(user))
         assert got.status_code == 200 and got.headers.get("X-Model-Version")

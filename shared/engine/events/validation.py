@@ -138,3 +138,17 @@ def to_record(sig: SignalIn, caller: str, received_at: datetime) -> dict[str, An
         "created_at": (sig.occurred_at or received_at).isoformat(),
         "source": sig.source,
     }
+
+
+def server_record(user_id: str, signal_type: str, activity_node_id: str | None, trip_id: str | None,
+                  context: dict, model_version: str | None, key: str, now: datetime) -> dict[str, Any]:
+    """A signal the server observes itself (a swap made through the API), in the same record shape as a
+    client's, so it reaches behavioral_signals through the same idempotent sink. `key` names the action
+    uniquely: its event id is derived from it, so a retried request stores one signal."""
+    import hashlib
+
+    event_id = "srv-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    sig = SignalIn.model_validate({"event_id": event_id, "signal_type": signal_type, "trip_id": trip_id,
+                                   "activity_node_id": activity_node_id, "context": context,
+                                   "model_version": model_version})
+    return to_record(sig, user_id, now)

@@ -148,6 +148,26 @@ def announce(redis, trip_id: str, event: dict) -> None:
         log.warning("could not publish pivot event", exc_info=True)
 
 
+def record_swap(user_id: str, trip: dict, slot: dict, replaced_by: dict) -> None:
+    """A swap is a signal about the venue swapped out (the learning loop reads it as a skip); published to the
+    signals topic like a client's signal. Best effort: the swap itself has already been stored."""
+    import datetime as dt
+
+    from shared.adapters.pubsub import publish_json
+    from shared.engine.events.deadletter import SIGNALS_TOPIC
+    from shared.engine.events.validation import server_record
+
+    old = (slot.get("venue") or {}).get("id")
+    try:
+        rec = server_record(user_id, "slot_swap", old, trip["id"],
+                            {"slot_id": slot["id"], "day_of_trip": slot["day_number"], "day_part": slot["day_part"]},
+                            trip.get("model_version"), f"swap|{trip['id']}|{slot['id']}|{old}|{replaced_by['id']}",
+                            dt.datetime.now(dt.timezone.utc))
+        publish_json(SIGNALS_TOPIC, rec, event_id=rec["event_id"], signal_type=rec["signal_type"])
+    except Exception:
+        log.warning("could not record the swap of slot %s as a signal", slot.get("id"), exc_info=True)
+
+
 async def venue_closed(conn, redis, trip: dict, slots: list[dict], slot_id: str) -> dict:
     slot = _find_slot(slots, slot_id)
     fallbacks = trip["fallbacks"] or {}
@@ -302,6 +322,8 @@ async def swap(conn, redis, trip_id: str, user_id: str, slot_id: str, req: SwapR
                            code="no_fallback")
         venue, served_by = alts[0], "precomputed_fallback"
     fb = _drop_everywhere(fallbacks, {venue["id"]})
+    swapped_out = dict(slot)  # _apply updates the slot in place
     changed = await _apply(conn, redis, trip, slots, slot, venue, "swap", served_by, fb, served_by)
     announce(redis, trip_id, {"event": "swap", "changed": [changed]})
+    record_swap(user_id, trip, swapped_out, venue)
     return {"trip_id": trip_id, "slot": changed, "served_by": served_by, "ranker_calls": 0}
