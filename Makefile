@@ -55,6 +55,7 @@ bench: install
 	$(PY) bench/itinerary_quality.py --seed-missing --cities seattle,paris,san-francisco,seoul,los-angeles,new-orleans,brooklyn,busan
 	$(PY) bench/signals_load.py
 	$(PY) bench/engine_bench.py
+	$(PY) bench/sequence_bench.py
 
 clean: down
 	rm -rf .local .cache
