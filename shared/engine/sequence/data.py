@@ -94,3 +94,13 @@ def leave_last_out(s: Sequences, min_events: int = 3) -> Split:
     keep = [i for i, q in enumerate(s.seqs) if len(q) >= min_events]
     return Split([s.seqs[i][:-2] for i in keep], np.array([s.seqs[i][-2] for i in keep]),
                  np.array([s.seqs[i][-1] for i in keep]), s.users[keep], s.n_items)
+
+
+def pad_left(histories: list[np.ndarray], maxlen: int) -> np.ndarray:
+    """(len(histories), maxlen) item codes: each history's last maxlen items, right-aligned, 0 before them."""
+    out = np.zeros((len(histories), maxlen), dtype=np.int64)
+    for i, h in enumerate(histories):
+        tail = h[-maxlen:]
+        if len(tail):
+            out[i, -len(tail):] = tail
+    return out

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from shared.engine.sequence.data import pad_left
+
 
 @dataclass(frozen=True)
 class SASRecConfig:
@@ -70,15 +72,6 @@ class SASRec(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.items.weight.T
-
-
-def pad_left(histories: list[np.ndarray], maxlen: int) -> np.ndarray:
-    out = np.zeros((len(histories), maxlen), dtype=np.int64)
-    for i, h in enumerate(histories):
-        tail = h[-maxlen:]
-        if len(tail):
-            out[i, -len(tail):] = tail
-    return out
 
 
 def _training_windows(histories: list[np.ndarray], maxlen: int) -> tuple[np.ndarray, np.ndarray]:

@@ -77,3 +77,27 @@ def test_sasrec_learns_a_sequential_pattern_popularity_cannot():
     popular = full_ranking(Popularity(test_hist, split.n_items).scores, test_hist, split.test)["acc@1"].mean()
     assert learned > 0.8 > 0.2 > popular
     assert info["best_epoch"] > 0 and info["curve"]
+
+
+def test_the_onnx_export_scores_like_torch_and_serving_needs_no_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from shared.engine.sequence import sasrec
+    from shared.engine.sequence.export import export_onnx
+    from shared.engine.serving.sequence_onnx import OnnxSequenceScorer
+
+    torch.manual_seed(0)
+    model = sasrec.SASRec(40, sasrec.SASRecConfig(hidden=16, blocks=1, maxlen=10))
+    path = export_onnx(model, tmp_path / "sasrec.onnx")
+    histories = [np.array([3, 4, 5]), np.arange(1, 25), np.array([7])]
+    want = sasrec.SASRecScorer(model).scores(np.arange(3), histories)
+    got = OnnxSequenceScorer(path).scores(np.arange(3), histories)
+    assert np.allclose(got[:, 1:], want[:, 1:], atol=1e-3) and np.isneginf(got[:, 0]).all()
+
+
+def test_the_serving_scorer_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import shared.engine.serving.sequence_onnx; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
