@@ -128,11 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="any user,item,timestamp file instead (full-ranking protocol)")
     ap.add_argument("--quick", action="store_true", help="one configuration per model and few epochs (smoke run)")
     args = ap.parse_args(argv)
-    import torch
-
     from shared.settings import get_settings
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     data_dir = get_settings().data_dir
     names = [args.data.stem] if args.data else [d.strip() for d in args.datasets.split(",") if d.strip()]
     results, t0 = {}, time.perf_counter()

@@ -22,7 +22,7 @@ BATCH = 256
 def _ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     s = scores[:, 1:]
     t = s[np.arange(len(targets)), targets - 1][:, None]
-    return 1 + (s > t).sum(axis=1) + (s == t).sum(axis=1) - 1
+    return (s >= t).sum(axis=1)  # the target itself counts once, every tie once more
 
 
 def full_ranking(scorer: Scorer, histories: Sequence[np.ndarray], targets: np.ndarray,
