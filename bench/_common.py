@@ -30,7 +30,7 @@ def write_result(name: str, payload: dict) -> Path:
     payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {path.relative_to(REPO_ROOT)}")
+    print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
     return path
 
 

@@ -47,6 +47,7 @@ class Settings:
     places_daily_cap: int = 500
     places_api_key: str = ""
     places_base_url: str = "https://places.googleapis.com"
+    pivot_ignored_after_s: int = 7200  # a pivot the traveller has not answered by then was ignored
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -84,6 +85,7 @@ def load_settings() -> Settings:
         places_daily_cap=_int("PLACES_DAILY_CAP", 500),
         places_api_key=_env("PLACES_API_KEY"),
         places_base_url=_env("PLACES_BASE_URL", "https://places.googleapis.com"),
+        pivot_ignored_after_s=_int("PIVOT_IGNORED_AFTER_S", 7200),
     )
 
 

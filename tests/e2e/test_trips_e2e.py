@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -14,8 +12,9 @@ import uuid
 import httpx
 import pytest
 
+from tests.e2e.conftest import CITY, fetch as _fetch
+
 pytestmark = pytest.mark.e2e
-CITY = "seattle"
 TRIP = {"city": "Seattle", "start_date": "2031-06-01", "end_date": "2031-06-03",
         "tags": {"food": ["ramen", "coffee"], "pace": "slow"}}
 
@@ -28,47 +27,6 @@ def _counters(redis) -> dict:
     from shared.engine.serving.cache import read_counters
 
     return read_counters(redis)
-
-
-async def _seeded(dsn: str) -> bool:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        return bool(await conn.fetchval(
-            "SELECT seeded_at IS NOT NULL AND venue_count > 0 FROM cities WHERE id = $1", CITY))
-    finally:
-        await conn.close()
-
-
-async def _fetch(dsn: str, sql: str, *args):
-    import asyncpg
-    from pgvector.asyncpg import register_vector
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="module")
-def seattle(stack):
-    import asyncio
-
-    if not asyncio.run(_seeded(stack.env["DATABASE_URL"])):
-        proc = subprocess.run([sys.executable, "-m", "jobs.seed_city.main", "--city", CITY],
-                              env={**__import__("os").environ, **stack.env}, capture_output=True, text=True,
-                              timeout=900)
-        assert proc.returncode == 0, f"seeding Seattle failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    from shared.adapters.redis_cache import get_redis
-
-    redis = get_redis()
-    for pattern in (f"rank:*:{CITY}:*", f"plan:*:{CITY}:*", f"prewarm:enqueued:*:{CITY}:*"):
-        for key in redis.scan_iter(match=pattern):
-            redis.delete(key)
-    return stack
 
 
 def _seattle_names_from_source(data_dir) -> set[str]:

@@ -4,8 +4,9 @@
   the trip: one read, one write, no ranker call, no catalogue read.
 - mood runs a fresh vector search: the user's vibe vector pulled toward the mood's vibe vector, ANN
   over the city's venues, then the best one that fits the slot's day part and is not in the trip.
-Every applied pivot is recorded (trip_pivots), announced on the trip's Redis channel (the live stream)
-and published to the `pivots` topic without waiting.
+Every applied pivot is recorded (trip_pivots; its id is the changed slot's `pivot_id`, which the traveller's
+pivot_accept or pivot_dismiss signal names), announced on the trip's Redis channel (the live stream) and
+published to the `pivots` topic without waiting; pivot_outcomes turns silence into a pivot_ignore signal.
 """
 from __future__ import annotations
 
@@ -98,14 +99,14 @@ async def _apply(conn, redis, trip: dict, slots: list[dict], slot: dict, venue: 
     view = {**slot, "venue": venue, "kind": details.get("kind") or "visit", "travel": travel}
     narrative, claims = narrate(view, {"venue": prev["venue"]} if prev else None, [], trip["city_id"])
     details.update(travel=travel, claims=claims)
-    await store.replace_slot_venue(conn, trip["id"], slot["id"], venue, narrative, model_version, fallbacks, kind,
-                                   {"slot_id": slot["id"], "from": slot["venue"].get("id"), "to": venue["id"],
-                                    "reason": reason}, details)
+    pivot_id = await store.replace_slot_venue(
+        conn, trip["id"], slot["id"], venue, narrative, model_version, fallbacks, kind,
+        {"slot_id": slot["id"], "from": slot["venue"].get("id"), "to": venue["id"], "reason": reason}, details)
     slot.update(venue=venue, generated_narrative=narrative, model_version=model_version, details=details)
     following = _next(slots, slot)
     if following is not None:  # its leg now starts from the new venue: its narrative must say so
         await _renarrate(conn, trip, following, slot)
-    return render_slot(slot)
+    return {**render_slot(slot), "day": slot["day_number"], "pivot_id": str(pivot_id)}
 
 
 def _next(slots: list[dict], slot: dict) -> dict | None:
@@ -135,7 +136,8 @@ async def _renarrate(conn, trip: dict, slot: dict, prev: dict | None) -> None:
     slot.update(generated_narrative=narrative, details=details)
 
 
-def announce(redis, trip_id: str, event: dict) -> None:
+def announce(redis, trip_id: str, event: dict, user_id: str) -> None:
+    """To the trip's live stream, and to the `pivots` topic (with the traveller, for pivot_outcomes)."""
     try:
         redis.publish(channel(trip_id), json.dumps(event, default=str))
     except Exception:
@@ -143,7 +145,7 @@ def announce(redis, trip_id: str, event: dict) -> None:
     try:
         from shared.adapters.pubsub import publish_json
 
-        publish_json(PIVOT_TOPIC, {"trip_id": trip_id, **event})
+        publish_json(PIVOT_TOPIC, {"trip_id": trip_id, "user_id": user_id, **event})
     except Exception:
         log.warning("could not publish pivot event", exc_info=True)
 
@@ -295,7 +297,7 @@ async def pivot(conn, qdrant, redis, trip_id: str, user_id: str, req: PivotReque
         result = await mood(conn, qdrant, redis, trip, slots, req.mood, req.day, req.slot_id)
     result["trip_id"] = trip_id
     if result["changed"]:
-        announce(redis, trip_id, {"event": "pivot", **result})
+        announce(redis, trip_id, {"event": "pivot", **result}, user_id)
     return result
 
 
@@ -324,6 +326,6 @@ async def swap(conn, redis, trip_id: str, user_id: str, slot_id: str, req: SwapR
     fb = _drop_everywhere(fallbacks, {venue["id"]})
     swapped_out = dict(slot)  # _apply updates the slot in place
     changed = await _apply(conn, redis, trip, slots, slot, venue, "swap", served_by, fb, served_by)
-    announce(redis, trip_id, {"event": "swap", "changed": [changed]})
+    announce(redis, trip_id, {"event": "swap", "changed": [changed]}, user_id)
     record_swap(user_id, trip, swapped_out, venue)
     return {"trip_id": trip_id, "slot": changed, "served_by": served_by, "ranker_calls": 0}

@@ -82,8 +82,9 @@ async def load_trip_for(conn, trip_id: str, user_id: str) -> tuple[dict, list[di
 
 
 async def replace_slot_venue(conn, trip_id: str, slot: str, venue: dict, narrative: str, model_version: str,
-                             fallbacks: dict | None, pivot_kind: str, payload: dict, details: dict) -> None:
-    """Swap one slot's venue, update the stored fallbacks and record the pivot, atomically."""
+                             fallbacks: dict | None, pivot_kind: str, payload: dict, details: dict) -> int:
+    """Swap one slot's venue, update the stored fallbacks and record the pivot, atomically; returns the pivot's id
+    (trip_pivots.id), which the traveller's accept or dismiss names."""
     async with conn.transaction():
         node_id = venue.get("id") if venue.get("catalogued", True) else None
         await conn.execute(
@@ -92,8 +93,8 @@ async def replace_slot_venue(conn, trip_id: str, slot: str, venue: dict, narrati
             trip_id, slot, node_id, venue, narrative, model_version, details)
         if fallbacks is not None:
             await conn.execute("UPDATE trips SET fallbacks = $2 WHERE id = $1", trip_id, fallbacks)
-        await conn.execute("INSERT INTO trip_pivots (trip_id, kind, payload) VALUES ($1, $2, $3)",
-                           trip_id, pivot_kind, payload)
+        return await conn.fetchval("INSERT INTO trip_pivots (trip_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
+                                   trip_id, pivot_kind, payload)
 
 
 async def update_slot_narrative(conn, trip_id: str, slot: str, narrative: str, details: dict) -> None:
