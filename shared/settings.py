@@ -48,6 +48,7 @@ class Settings:
     places_api_key: str = ""
     places_base_url: str = "https://places.googleapis.com"
     pivot_ignored_after_s: int = 7200  # a pivot the traveller has not answered by then was ignored
+    shadow_share: float = 0.5          # share of warm travellers' trips a model in shadow scores
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -86,6 +87,7 @@ def load_settings() -> Settings:
         places_api_key=_env("PLACES_API_KEY"),
         places_base_url=_env("PLACES_BASE_URL", "https://places.googleapis.com"),
         pivot_ignored_after_s=_int("PIVOT_IGNORED_AFTER_S", 7200),
+        shadow_share=float(_env("SHADOW_SHARE", "0.5")),
     )
 
 

@@ -9,6 +9,17 @@ POST /tasks/seed-city               {"run_id"} — the Cloud Tasks handler (not 
                                      exactly once, runs the same library code as the seed_city job, writes progress as
                                      it goes and the summary at the end. A redelivered task for a claimed run is a no-op.
 
+GET  /v1/admin/models                          -> 200 {"models": [...]}: every registered model, its status and its
+                                                  figures (held-out gate, shadow gate, promotion, rollback)
+POST /v1/admin/models/learn    {"through"?: "YYYY-MM-DD", "days"?: 28}
+                                               -> 202 {"status": "queued", "task"}: one run of the nightly learning
+                                                  loop (jobs/learn) on the `training` queue, as the schedule does it
+POST /v1/admin/models/{name}/{version}/promote  {"reason"}  -> 200 the model: a model in shadow to production, recorded as
+                                                  a manual promotion (409 when it is not in shadow)
+POST /v1/admin/models/{name}/rollback   {"reason"}  -> 200 {"restored", "retired"}: the previous production model back
+POST /tasks/learn                               the `training` queue's handler: runs jobs.learn (a subprocess, as the
+                                                  Cloud Run Job would) and answers its summary
+
 Admin credential: header X-Admin-Token must equal the ADMIN_TOKEN secret — 401 when the header is missing, 403 when
 it is wrong (or when no ADMIN_TOKEN is configured at all, which disables the admin API).
 """
@@ -209,6 +220,137 @@ async def _seed(row) -> dict[str, Any]:
         "progress = $3 WHERE id = $1",
         run_id, summary.as_dict(), {"stage": "done", "done": summary.venues, "total": summary.venues, "tagger": tagger})
     return {"status": "succeeded"}
+
+
+# --- models ---------------------------------------------------------------------------------------------------------
+TRAINING_QUEUE = "training"
+LEARN_TASK_PATH = "/tasks/learn"
+LEARN_TIMEOUT_S = 3000
+
+
+def _model_view(rec) -> dict[str, Any]:
+    m = rec.metrics or {}
+    evaluations = m.get("evaluations") or {}
+    return {"model": rec.served_by, "name": rec.model_name, "version": rec.version, "status": rec.status,
+            "artifact_path": rec.artifact_path, "created_at": rec.created_at, "promoted_at": rec.promoted_at,
+            "training": m.get("training"), "latest_evaluation": evaluations.get(m.get("latest_evaluation") or ""),
+            "promotion": m.get("promotion"), "rollback": m.get("rollback"), "rolled_back": m.get("rolled_back")}
+
+
+def _reason(request: flask.Request) -> str:
+    body = json_body(request)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise bad_request("reason: required, why you are doing this (up to 500 characters)", "reason")
+    return reason.strip()
+
+
+def _registry_call(fn):
+    """Run a registry change, mapping its errors to HTTP once: not found 404, a refused transition 409."""
+    from shared.adapters.aio import run_sync
+    from shared.engine.registry.store import InvalidTransition, ModelNotFound, RegistryConflict
+
+    try:
+        return run_sync(fn())
+    except ModelNotFound as exc:
+        raise not_found(str(exc), "model") from None
+    except (InvalidTransition, RegistryConflict) as exc:
+        raise ApiError(409, "conflict", str(exc), "status") from None
+
+
+@router.route("GET", "/v1/admin/models")
+def list_registered(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    from shared.adapters.postgres import get_pool
+    from shared.engine.registry.store import list_models
+
+    async def go():
+        return await list_models(await get_pool())
+
+    return json_response({"models": [_model_view(r) for r in _registry_call(go)]})
+
+
+@router.route("POST", "/v1/admin/models/<name>/<version>/promote")
+def promote_model(request: flask.Request, name: str, version: str) -> flask.Response:
+    require_admin(request)
+    reason = _reason(request)
+    from shared.adapters.postgres import get_pool
+    from shared.engine.registry.store import promote_manually
+
+    async def go():
+        return await promote_manually(await get_pool(), name, version, reason, _requested_by(request))
+
+    return json_response(_model_view(_registry_call(go)))
+
+
+@router.route("POST", "/v1/admin/models/<name>/rollback")
+def rollback_model(request: flask.Request, name: str) -> flask.Response:
+    require_admin(request)
+    reason = _reason(request)
+    from shared.adapters.postgres import get_pool
+    from shared.engine.registry.store import rollback
+
+    async def go():
+        return await rollback(await get_pool(), name, reason, _requested_by(request))
+
+    restored, retired = _registry_call(go)
+    return json_response({"restored": _model_view(restored), "retired": _model_view(retired)})
+
+
+def _learn_args(body: Any) -> list[str]:
+    from datetime import date
+
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise bad_request("body: expected a JSON object like {\"days\": 28}", "body")
+    unknown = sorted(set(body) - {"through", "days"})
+    if unknown:
+        raise bad_request(f"{unknown[0]}: unexpected field", unknown[0])
+    args = []
+    if "through" in body:
+        try:
+            args += ["--through", date.fromisoformat(str(body["through"])).isoformat()]
+        except ValueError:
+            raise bad_request("through: a date like 2031-06-02", "through") from None
+    if "days" in body:
+        days = body["days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+            raise bad_request("days: a whole number of days between 1 and 365", "days")
+        args += ["--days", str(days)]
+    return args
+
+
+@router.route("POST", "/v1/admin/models/learn")
+def request_learning(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    body = json_body(request) if request.get_data() else {}
+    args = _learn_args(body)  # validated here, so the task cannot fail on its input
+    from shared.adapters.tasks import enqueue_http
+    from shared.settings import get_settings
+
+    try:
+        url = get_settings().function_url("admin") + LEARN_TASK_PATH
+        task = enqueue_http(TRAINING_QUEUE, url, body)
+    except Exception as exc:
+        raise ApiError(503, "unavailable", f"could not enqueue the learning run ({type(exc).__name__}); retry") from exc
+    return json_response({"status": "queued", "task": task, "args": args}, 202)
+
+
+@router.route("POST", LEARN_TASK_PATH)
+def run_learning_task(request: flask.Request) -> flask.Response:
+    import json
+    import subprocess
+    import sys
+
+    args = _learn_args(json_body(request))
+    done = subprocess.run([sys.executable, "-m", "jobs.learn.main", *args], capture_output=True, text=True,
+                          timeout=LEARN_TIMEOUT_S)
+    if done.returncode != 0:
+        log_tail = (done.stdout + done.stderr)[-2000:]
+        raise ApiError(503, "unavailable", f"the learning run failed (exit {done.returncode}); Cloud Tasks will "
+                       f"retry: {log_tail}")
+    return json_response({"status": "done", "summary": json.loads(done.stdout.strip().splitlines()[-1])})
 
 
 @functions_framework.http

@@ -19,7 +19,7 @@ import uuid
 
 def trainer_args(args: argparse.Namespace, result_uri: str) -> list[str]:
     out = ["--ranker", args.ranker, "--params", args.params, "--result-uri", result_uri]
-    out += ["--dataset", args.dataset] if args.dataset else ["--signals", args.signals]
+    out += ["--dataset", args.dataset] if args.dataset else ["--signals", args.signals, "--holdout", args.holdout]
     if args.model_name:
         out += ["--model-name", args.model_name]
     return out
@@ -49,7 +49,11 @@ def run_locally(argv: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "vertex.trainer.task", *argv], check=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+class TrainingFailed(Exception):
+    pass
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="train a ranker and register it as a candidate")
     parser.add_argument("--ranker", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -57,11 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--signals", metavar="FROM:TO")
     parser.add_argument("--params", default="{}")
     parser.add_argument("--model-name", default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument("--holdout", choices=("none", "last-generation"), default="none")
+    return parser.parse_args(argv)
 
+
+def train(args: argparse.Namespace):
+    """Run the trainer (Vertex AI or a local subprocess) and register its model as a candidate; returns the
+    registry record (the existing one when the same code, params and data were registered before)."""
     from shared.adapters import storage
     from shared.adapters.postgres import create_pool
-    from shared.engine.registry.store import RegistryConflict, register_candidate
+    from shared.engine.registry.store import RegistryConflict, get_model, register_candidate
 
     run_id = uuid.uuid4().hex[:12]
     result_path = f"runs/{run_id}/result.json"
@@ -72,25 +81,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         (run_on_vertex(image, argv_trainer, run_id) if image else run_locally(argv_trainer))
     except subprocess.CalledProcessError as exc:
-        print(f"train: the trainer failed with exit code {exc.returncode}; see its output above", file=sys.stderr)
-        return 1
+        raise TrainingFailed(f"the trainer failed with exit code {exc.returncode}; see its output above") from None
     result = json.loads(storage.read_bytes("models", result_path))
 
     async def register():
         pool = await create_pool(max_size=1)
         try:
-            return await register_candidate(pool, result["model_name"], result["version"], result["artifact_path"],
-                                            metrics={"training": {"fit_seconds": result["fit_seconds"],
-                                                                  "dataset": result["dataset"],
-                                                                  "params": result["params"]}})
+            try:
+                record = await register_candidate(
+                    pool, result["model_name"], result["version"], result["artifact_path"],
+                    metrics={"training": {"fit_seconds": result["fit_seconds"], "dataset": result["dataset"],
+                                          "params": result["params"], "holdout": result.get("holdout")}})
+                print(f"train: registered {record.served_by} as a candidate ({record.artifact_path})")
+            except RegistryConflict:
+                record = await get_model(pool, result["model_name"], result["version"])
+                print(f"train: {record.served_by} was already registered (same code, params and data); "
+                      f"it is {record.status}")
+            return record
         finally:
             await pool.close()
 
+    return asyncio.run(register())
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        record = asyncio.run(register())
-        print(f"train: registered {record.served_by} as a candidate ({record.artifact_path})")
-    except RegistryConflict:
-        print(f"train: {result['model_name']}@{result['version']} was already registered (same code, params and data)")
+        train(parse_args(argv))
+    except TrainingFailed as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -34,6 +34,19 @@ async def fetch(dsn: str, sql: str, *args):
         await conn.close()
 
 
+def wait_rows(dsn: str, sql: str, *args, timeout_s: float = 45) -> list:
+    """The rows once the query returns any (Pub/Sub push to the sink is asynchronous), else [] after timeout_s."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = asyncio.run(fetch(dsn, sql, *args))
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def seattle(stack):
     import asyncio

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import CITY, fetch as _fetch
+from tests.e2e.conftest import CITY, fetch as _fetch, wait_rows
 
 pytestmark = pytest.mark.e2e
 TRIP = {"city": "Seattle", "start_date": "2031-06-01", "end_date": "2031-06-03",
@@ -63,12 +63,8 @@ def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
         assert sum(n.strip().lower() in source_names for n in names) >= len(names) // 2, names
 
         # the full candidate set of that generation lands in behavioral_signals (Pub/Sub push → signal_sink)
-        logged = []
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and not logged:
-            logged = asyncio.run(_fetch(dsn, "SELECT context, model_version FROM behavioral_signals WHERE trip_id = $1"
-                                        " AND signal_type = 'candidate_set_logged'", body["trip_id"]))
-            time.sleep(0.5)
+        logged = wait_rows(dsn, "SELECT context, model_version FROM behavioral_signals WHERE trip_id = $1"
+                                " AND signal_type = 'candidate_set_logged'", body["trip_id"])
         assert logged, "candidate set never reached behavioral_signals"
         ctx = logged[0]["context"]
         assert len(ctx["candidates"]) == 200 and {"id", "score"} <= set(ctx["candidates"][0])
@@ -95,12 +91,8 @@ def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
         swap = client.patch(f"/v1/trips/{body['trip_id']}/slots/{second_slot['slot_id']}", headers=_auth(user),
                             json={})
         assert swap.status_code == 200, swap.text
-        swapped = []
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and not swapped:
-            swapped = asyncio.run(_fetch(dsn, "SELECT activity_node_id, context, user_id FROM behavioral_signals"
-                                        " WHERE trip_id = $1 AND signal_type = 'slot_swap'", body["trip_id"]))
-            time.sleep(0.5)
+        swapped = wait_rows(dsn, "SELECT activity_node_id, context, user_id FROM behavioral_signals"
+                                 " WHERE trip_id = $1 AND signal_type = 'slot_swap'", body["trip_id"])
         assert [r["activity_node_id"] for r in swapped] == [second_slot["venue"]["id"]]
         assert swapped[0]["user_id"] == user and swapped[0]["context"]["day_of_trip"] == 2
 

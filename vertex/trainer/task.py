@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--signals", metavar="FROM:TO", help="exported signal dates, e.g. 2026-11-01:2026-11-07")
     parser.add_argument("--params", default="{}", help="JSON object of ranker hyper-parameters")
     parser.add_argument("--model-name", default=None, help="registry name (default: the ranker's name)")
+    parser.add_argument("--holdout", choices=("none", "last-generation"), default="none",
+                        help="signals only: leave each user's latest logged generation out of training, for the "
+                             "gate to judge the model on (shared.engine.data.signals.hold_out_last_generation)")
     parser.add_argument("--result-uri", required=True, help="gs://... or a local path for the result JSON")
     return parser.parse_args(argv)
 
@@ -32,10 +35,13 @@ def load_training_data(args: argparse.Namespace):
         from shared.engine.data.loaders import load_dataset
 
         return load_dataset(args.dataset)
-    from shared.engine.data.signals import read_export, signals_dataset
+    from shared.engine.data.signals import hold_out_last_generation, read_export, signals_dataset
 
     start, _, end = args.signals.partition(":")
-    return signals_dataset(read_export(date.fromisoformat(start), date.fromisoformat(end or start)))
+    table = read_export(date.fromisoformat(start), date.fromisoformat(end or start))
+    if args.holdout == "last-generation":
+        return hold_out_last_generation(table)[0]
+    return signals_dataset(table)
 
 
 def write_result(uri: str, result: dict) -> None:
@@ -72,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     fit_s = time.perf_counter() - started
     uri = upload_artifact(ranker, args.model_name)
     result = {"model_name": args.model_name or ranker.name, "version": ranker.version, "artifact_path": uri,
-              "fit_seconds": round(fit_s, 3), "dataset": dataset.describe(), "params": params}
+              "fit_seconds": round(fit_s, 3), "dataset": dataset.describe(), "params": params,
+              "holdout": args.holdout if args.signals else None}
     write_result(args.result_uri, result)
     print(f"trainer: fitted {ranker.served_by} in {fit_s:.1f}s -> {uri}", flush=True)
     return 0

@@ -6,7 +6,8 @@ writer can add columns without breaking evaluation.
 
 Two views of the same rows:
 - `signals_dataset`: every row with an item is an interaction (weight, time, positive flag, day part, ...);
-- `logged_candidate_sets`: every generation's logged candidate set with the items that turned out positive.
+- `logged_candidate_sets`: every generation's logged candidate set with the items that turned out positive (and,
+  when a model in shadow scored it, that model's version and scores, aligned with the candidates).
   A generation is a distinct (user, trip, candidate list); it starts at its earliest row. Its positives are the
   positive rows (accept / thumbs_up / pivot_accept) of the same user and trip from that moment until the same
   trip's next generation, restricted to the candidates. That matches "which of the 200 items it could have ranked
@@ -47,6 +48,9 @@ SCHEMA = pa.schema(
         ("day_part", pa.string()),
         ("candidates", pa.list_(pa.string())),
         ("positive", pa.bool_()),
+        # candidate-set rows only: a model in shadow scored the same candidates off the response path
+        ("shadow_model_version", pa.string()),
+        ("shadow_scores", pa.list_(pa.float32())),
     ]
 )
 REQUIRED = ("event_id", "user_id", "signal_type", "weight", "created_at")
@@ -76,7 +80,7 @@ def conform(table: pa.Table, source: str = "export") -> pa.Table:
         elif fld.name == "positive":
             types = table.column("signal_type")
             cols.append(pc.is_in(types, value_set=pa.array(sorted(POSITIVE_TYPES))))
-        elif fld.name == "candidates":
+        elif fld.name in ("candidates", "shadow_scores"):
             cols.append(pa.array([[] for _ in range(table.num_rows)], type=fld.type))
         else:
             cols.append(pa.nulls(table.num_rows, type=fld.type))
@@ -159,6 +163,8 @@ def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> Cand
                 "event_id": rows["event_id"][r],
                 "model_version": rows["model_version"][r],
                 "day_part": rows["day_part"][r],
+                "shadow_model_version": rows["shadow_model_version"][r],
+                "shadow_scores": rows["shadow_scores"][r] or [],
             }
     by_thread: dict[tuple, list[tuple[int, tuple]]] = defaultdict(list)  # (user, trip) -> [(start, key)]
     for key, g in generations.items():
@@ -190,7 +196,9 @@ def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> Cand
                 positives=frozenset(positives.get(key, set()) & set(cands)),
                 key=g["event_id"],
                 model_version=g["model_version"],
-                context={"trip_id": trip, "day_part": g["day_part"], "created_at_us": g["t"]},
+                context={"trip_id": trip, "day_part": g["day_part"], "created_at_us": g["t"],
+                         **({"shadow_model_version": g["shadow_model_version"], "shadow_scores": g["shadow_scores"]}
+                            if g["shadow_model_version"] and len(g["shadow_scores"]) == len(cands) else {})},
             )
         )
     return CandidateSets(name=name, sets=tuple(sets), params={"source": "logged"})
@@ -200,3 +208,22 @@ def export_dates(paths: Iterable[str]) -> list[date]:
     """Dates present in a listing of the bucket (used to report what a run actually read)."""
     found = {m.group(1) for p in paths if (m := _DATE_DIR.search(p))}
     return sorted(date.fromisoformat(d) for d in found)
+
+
+def hold_out_last_generation(table: pa.Table, name: str = "signals") -> tuple[InteractionDataset, CandidateSets]:
+    """Per-user temporal leave-last-out on our own signals: each user's latest logged generation that has a positive
+    outcome is held out (the evaluation set), and training keeps only the rows before it started. Users without
+    such a generation train on everything. The same table always gives the same split, so the trainer and the
+    gate that judges its model agree on it without passing it around."""
+    ds = signals_dataset(table, name=name)
+    sets = logged_candidate_sets(table, name=f"{name}/logged").with_positives()
+    last: dict[str, CandidateSet] = {}
+    for cs in sets.sets:  # in start order: the last one seen per user is the latest
+        last[cs.user_id] = cs
+    held = CandidateSets(name=f"{name}/last-generation", sets=tuple(sorted(last.values(), key=lambda s: s.key)),
+                         params={"source": "logged", "holdout": "last_generation"})
+    cutoff = {u: cs.context["created_at_us"] for u, cs in last.items()}
+    users = ds.user_ids[ds.users]
+    limit = np.array([cutoff.get(u, np.iinfo(np.int64).max) for u in users], dtype=np.int64)
+    keep = ds.timestamps < limit
+    return ds.subset(keep, name=f"{name}[before each user's last generation]"), held

@@ -32,7 +32,10 @@ EXPORT_QUERY = """
 SELECT s.event_id, s.user_id, s.activity_node_id AS item_id, s.signal_type, s.weight, s.created_at, s.trip_id,
        s.model_version, s.context->'time_to_action_ms' AS time_to_action_ms, s.context->>'day_part' AS day_part,
        CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'candidates'
-            ELSE coalesce(linked.candidates, latest.candidates, s.context->'candidates') END AS candidates
+            ELSE coalesce(linked.candidates, latest.candidates, s.context->'candidates') END AS candidates,
+       CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->>'model_version' END
+            AS shadow_model_version,
+       CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->'scores' END AS shadow_scores
   FROM behavioral_signals s
   LEFT JOIN LATERAL (
         SELECT g.context->'candidates' AS candidates FROM behavioral_signals g
@@ -83,6 +86,23 @@ def _int_or_none(value: Any) -> int | None:
     return None
 
 
+def _get(row: Any, key: str) -> Any:
+    try:
+        return row[key]
+    except (KeyError, IndexError):
+        return None
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, str):  # jsonb arrives as text without the adapter's codecs
+        import json
+
+        value = json.loads(value)
+    if not isinstance(value, list):
+        return []
+    return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan") for v in value]
+
+
 def rows_to_table(rows: list[Any]) -> pa.Table:
     cols: dict[str, list[Any]] = {name: [] for name in EXPORT_SCHEMA.names}
     for r in rows:
@@ -98,6 +118,8 @@ def rows_to_table(rows: list[Any]) -> pa.Table:
         cols["day_part"].append(r["day_part"])
         cols["candidates"].append(_candidate_ids(r["candidates"]))
         cols["positive"].append(r["signal_type"] in POSITIVE_TYPES)
+        cols["shadow_model_version"].append(_get(r, "shadow_model_version"))
+        cols["shadow_scores"].append(_floats(_get(r, "shadow_scores")))
     return pa.Table.from_pydict(cols, schema=EXPORT_SCHEMA)
 
 

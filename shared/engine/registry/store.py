@@ -134,6 +134,16 @@ async def get_production(db: Db, model_name: str) -> ModelRecord | None:
     return _record(row) if row else None
 
 
+async def first_with_status(db: Db, names: tuple[str, ...], status: str) -> ModelRecord | None:
+    """The newest model in `status` of the first of `names` that has one (serving's question, one indexed read)."""
+    async with _connection(db) as conn:
+        row = await conn.fetchrow(
+            f"""SELECT {_COLUMNS} FROM model_registry WHERE status = $1 AND model_name = ANY($2::text[])
+                ORDER BY array_position($2::text[], model_name), created_at DESC, id DESC LIMIT 1""",
+            status, list(names))
+    return _record(row) if row else None
+
+
 async def list_models(db: Db, model_name: str | None = None, statuses: tuple[str, ...] | None = None) -> list[ModelRecord]:
     async with _connection(db) as conn:
         rows = await conn.fetch(
@@ -245,3 +255,47 @@ async def record_evaluation(db: Db, model_name: str, version: str, eval_set: str
             await _merge_metrics(conn, model_name, version, ["evaluations", eval_set], summary)
             await _merge_metrics(conn, model_name, version, ["latest_evaluation"], eval_set)
         return await get_model(conn, model_name, version)
+
+
+async def promote_manually(db: Db, model_name: str, version: str, reason: str, by: str | None) -> ModelRecord:
+    """An operator's promotion of a shadow model, without a passing gate: allowed (someone has to be able to act
+    on evidence the gate does not see), and recorded on the row as manual, with the reason and who gave it."""
+    async with _connection(db) as conn:
+        async with conn.transaction():
+            current = await get_model(conn, model_name, version)
+            if current.status != "shadow":
+                raise InvalidTransition(f"{model_name}@{version} is {current.status}; only a model in shadow can be "
+                                        "promoted (a candidate has to pass the held-out gate first)")
+            await transition(conn, model_name, version, "production")
+            await _merge_metrics(conn, model_name, version, ["promotion"],
+                                 {"manual": True, "reason": reason, "by": by, "passed": None})
+        return await get_model(conn, model_name, version)
+
+
+async def rollback(db: Db, model_name: str, reason: str, by: str | None) -> tuple[ModelRecord, ModelRecord]:
+    """Put the previous production model of `model_name` back and retire the current one, in one transaction.
+    The previous one is the retired model that was promoted most recently before the current one. Returns
+    (restored, retired). Raises ModelNotFound when there is no production model or nothing to go back to."""
+    async with _connection(db) as conn:
+        async with conn.transaction():
+            current = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM model_registry WHERE model_name = $1 AND status = 'production' FOR UPDATE",
+                model_name)
+            if current is None:
+                raise ModelNotFound(f"{model_name} has no production model to roll back")
+            previous = await conn.fetchrow(
+                f"""SELECT {_COLUMNS} FROM model_registry
+                    WHERE model_name = $1 AND status = 'retired' AND promoted_at IS NOT NULL AND promoted_at < $2
+                    ORDER BY promoted_at DESC, id DESC LIMIT 1 FOR UPDATE""",
+                model_name, current["promoted_at"])
+            if previous is None:
+                raise ModelNotFound(f"{model_name}@{current['version']} is the first production {model_name}; there "
+                                    "is no earlier one to roll back to (retire it instead)")
+            await conn.execute("UPDATE model_registry SET status = 'retired' WHERE id = $1", current["id"])
+            await conn.execute("UPDATE model_registry SET status = 'production', promoted_at = now() WHERE id = $1",
+                               previous["id"])
+            note = {"reason": reason, "by": by, "from": current["version"], "to": previous["version"]}
+            await _merge_metrics(conn, model_name, previous["version"], ["rollback"], note)
+            await _merge_metrics(conn, model_name, current["version"], ["rolled_back"], note)
+            return (await get_model(conn, model_name, previous["version"]),
+                    await get_model(conn, model_name, current["version"]))

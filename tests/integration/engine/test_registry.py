@@ -214,3 +214,36 @@ def test_record_evaluation_keeps_earlier_evaluations(pg_dsn):
             await record_evaluation(conn, name, "nope", "set-a", {})
 
     run(_with_conn(pg_dsn, scenario))
+
+
+def test_manual_promotion_and_rollback(pg_dsn):
+    from shared.engine.registry.store import promote_manually, rollback
+
+    name = _name()
+
+    async def go():
+        pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=2)
+        try:
+            for v in ("v1", "v2"):
+                await register_candidate(pool, name, v, f"gs://models/{name}/{v}")
+            with pytest.raises(InvalidTransition, match="only a model in shadow"):
+                await promote_manually(pool, name, "v1", "looks good", "ops")
+            with pytest.raises(ModelNotFound, match="no production"):
+                await rollback(pool, name, "bad", "ops")
+            await transition(pool, name, "v1", "shadow")
+            first = await promote_manually(pool, name, "v1", "ops decision", "ops")
+            assert first.status == "production" and first.metrics["promotion"]["manual"] is True
+            with pytest.raises(ModelNotFound, match="no earlier one"):
+                await rollback(pool, name, "bad", "ops")
+            await transition(pool, name, "v2", "shadow")
+            await promote_manually(pool, name, "v2", "newer", "ops")
+            assert (await get_model(pool, name, "v1")).status == "retired"
+            restored, retired = await rollback(pool, name, "v2 hurts acceptance", "ops")
+            assert (restored.version, restored.status, retired.version, retired.status) == (
+                "v1", "production", "v2", "retired")
+            assert (await get_production(pool, name)).version == "v1"
+            assert retired.metrics["rolled_back"]["reason"] == "v2 hurts acceptance"
+        finally:
+            await pool.close()
+
+    run(go())

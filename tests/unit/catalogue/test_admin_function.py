@@ -76,3 +76,24 @@ def test_module_import_is_light():
             "heavy = [m for m in ('torch', 'onnxruntime', 'sklearn', 'pandas', 'qdrant_client') if m in sys.modules]; "
             "assert not heavy, heavy; assert time.perf_counter() - t < 1.5")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).resolve().parents[3]))
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/admin/models/learn", {"days": 0}, "days"),
+    ("/v1/admin/models/learn", {"days": True}, "days"),
+    ("/v1/admin/models/learn", {"through": "yesterday"}, "through"),
+    ("/v1/admin/models/learn", {"model": "bpr"}, "model"),
+    ("/v1/admin/models/learn", ["bpr"], "body"),
+    ("/v1/admin/models/bpr/v1/promote", {}, "reason"),
+    ("/v1/admin/models/bpr/rollback", {"reason": "  "}, "reason"),
+])
+def test_model_admin_input_is_validated_before_any_io(admin, path, body, field):
+    status, got = admin("POST", path, body)
+    assert status == 400 and got["error"]["field"] == field, got
+
+
+def test_model_admin_needs_the_credential(admin):
+    for method, path in (("GET", "/v1/admin/models"), ("POST", "/v1/admin/models/learn"),
+                         ("POST", "/v1/admin/models/bpr/rollback")):
+        status, body = admin(method, path, {"reason": "x"}, token=None)
+        assert status == 401 and body["error"]["field"] == "X-Admin-Token"

@@ -1,5 +1,11 @@
 """Stage 7 of planning: what happens after the trip is stored, never blocking the response. The full candidate
-set of every ranking goes to Pub/Sub (it is the training data), and cache pre-warming is enqueued on Cloud Tasks."""
+set of every ranking goes to Pub/Sub (it is the training data), and cache pre-warming is enqueued on Cloud Tasks.
+
+Shadow mode: for a warm traveller, when a model is in shadow, a share of trips (SHADOW_SHARE, by trip id) have
+their candidate set scored by that model on a background thread before it is published. Its scores travel in
+the set's context (`shadow`), aligned with the candidates, so the learning loop can compare it with what was
+served on the same sets once the traveller's accepts are in. The traveller is never served the shadow's ranking
+and never waits for it."""
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -17,7 +23,8 @@ PREWARM_QUEUE = "prewarm"
 _background = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="trips-bg")
 
 
-def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: int, group_size: int) -> None:
+def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: int, group_size: int,
+                          shadow=None) -> None:
     payload = {
         "event_id": f"cs_{uuid.uuid4().hex}", "user_id": user_id, "trip_id": trip_id,
         "signal_type": "candidate_set_logged", "activity_node_id": None,
@@ -30,6 +37,31 @@ def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: in
         },
         "model_version": ranking.model_version,
     }
+    if shadow is not None and in_shadow_sample(trip_id):
+        _background.submit(_score_in_shadow_and_publish, shadow, payload)
+        return
+    _publish(payload)
+
+
+def in_shadow_sample(trip_id: str) -> bool:
+    from shared.engine.serving.shadow import in_sample
+    from shared.settings import get_settings
+
+    return in_sample(trip_id, get_settings().shadow_share)
+
+
+def _score_in_shadow_and_publish(shadow, payload: dict) -> None:
+    from shared.engine.serving.shadow import shadow_scores
+
+    ids = [c["id"] for c in payload["context"]["candidates"]]
+    scored = shadow_scores(shadow, payload["user_id"], ids)
+    if scored is not None:
+        payload["context"]["shadow"] = scored
+    _publish(payload)
+
+
+def _publish(payload: dict) -> None:
+    trip_id = payload["trip_id"]
     try:
         from shared.adapters.pubsub import publish_json
 

@@ -90,8 +90,11 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         # 3-4. candidates and ranking: seeded (Qdrant ANN + ranker router) or unseeded (Places + heuristic)
         t_rank = time.perf_counter()
         problem = None
+        shadow = None
         if dest.seeded:
             rankings, by_key = await rankers.rank_members(deps, conn, dest.city_id, members, req.days)
+            if any(not is_cold(s) for _, _, s in members):
+                shadow = await rankers.shadow_ml(conn)
         else:
             from shared.domains.travel.trips.unseeded import places_ranking
 
@@ -141,8 +144,9 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         await store.insert_trip(conn, record, slots)
     t_end = time.perf_counter()
     # 7. emit (never blocks the response)
-    for uid, _p, _s in members:
-        emit.publish_candidate_set(rankings[uid], uid, record["id"], req.days, len(members))
+    for uid, _p, signals in members:
+        emit.publish_candidate_set(rankings[uid], uid, record["id"], req.days, len(members),
+                                   shadow=None if is_cold(signals) else shadow)
     if dest.seeded:
         emit.schedule_prewarm(deps.redis, dest.city_id)
     persona = members[0][1]

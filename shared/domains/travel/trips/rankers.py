@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from shared.domains.travel.trips.persona import Persona, user_tower
@@ -17,7 +16,8 @@ from shared.engine.serving.router import RankerRouter, is_cold
 
 log = logging.getLogger(__name__)
 ML_MODEL_NAMES = ("als", "bpr", "ease")
-_ml_cache: dict[str, tuple[float, Any]] = {}
+_ml_cache: dict[str, Any] = {}   # name@version -> MLRanker, oldest first
+ML_CACHE_SIZE = 4
 
 
 def make_router_factory(deps, llm_allowed: bool, ml=None):
@@ -58,27 +58,37 @@ async def llm_allowed(pool) -> bool:
 
 
 async def production_ml(conn):
-    """The production ML ranker (first of ML_MODEL_NAMES with one), wrapped for online serving; cached for 60 s."""
-    now = time.monotonic()
-    cached = _ml_cache.get("ml")
-    if cached and now - cached[0] < 60:
-        return cached[1]
-    ranker = None
+    """The production ML ranker (first of ML_MODEL_NAMES with one), wrapped for online serving."""
+    return await _registered_ml(conn, "production")
+
+
+async def shadow_ml(conn):
+    """The newest model in shadow (first of ML_MODEL_NAMES with one): it scores a share of warm travellers'
+    candidate sets off the response path (emit.publish_candidate_set), never what they are served."""
+    return await _registered_ml(conn, "shadow")
+
+
+async def _registered_ml(conn, status: str):
+    """One indexed registry read per request says which model holds `status` now (so a promotion serves at
+    once); its artifact is downloaded once per process and kept."""
     try:
         from shared.engine.registry.artifacts import download_artifact
-        from shared.engine.registry.store import get_production
+        from shared.engine.registry.store import first_with_status
         from shared.engine.serving.ml import MLRanker
 
-        for name in ML_MODEL_NAMES:
-            rec = await get_production(conn, name)
-            if rec is not None:
-                model = await asyncio.get_running_loop().run_in_executor(None, download_artifact, rec.artifact_path)
-                ranker = MLRanker(model)
-                break
+        rec = await first_with_status(conn, ML_MODEL_NAMES, status)
+        if rec is None:
+            return None
+        key = rec.served_by
+        if key not in _ml_cache:
+            model = await asyncio.get_running_loop().run_in_executor(None, download_artifact, rec.artifact_path)
+            if len(_ml_cache) >= ML_CACHE_SIZE:
+                _ml_cache.pop(next(iter(_ml_cache)))
+            _ml_cache[key] = MLRanker(model)
+        return _ml_cache[key]
     except Exception:
-        log.warning("could not load a production ML model; warm users get the cold path", exc_info=True)
-    _ml_cache["ml"] = (now, ranker)
-    return ranker
+        log.warning("could not load a %s ML model; warm users get the cold path", status, exc_info=True)
+        return None
 
 
 async def member_ranking(deps, conn, city: str, user_id: str, persona: Persona, signals: int, days: int,
