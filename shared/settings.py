@@ -49,6 +49,7 @@ class Settings:
     places_base_url: str = "https://places.googleapis.com"
     pivot_ignored_after_s: int = 7200  # a pivot the traveller has not answered by then was ignored
     shadow_share: float = 0.5          # share of warm travellers' trips a model in shadow scores
+    ml_holdout_share: float = 0.0      # share of users never served by ML (the A/B control arm)
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -88,6 +89,7 @@ def load_settings() -> Settings:
         places_base_url=_env("PLACES_BASE_URL", "https://places.googleapis.com"),
         pivot_ignored_after_s=_int("PIVOT_IGNORED_AFTER_S", 7200),
         shadow_share=float(_env("SHADOW_SHARE", "0.5")),
+        ml_holdout_share=float(_env("ML_HOLDOUT_SHARE", "0.0")),
     )
 
 

@@ -111,3 +111,13 @@ def test_the_shadow_sample_is_a_stable_share(share, expected):
 def test_about_half_of_requests_are_sampled_at_half():
     picked = [in_sample(f"trip-{i}", 0.5) for i in range(2000)]
     assert 900 < sum(picked) < 1100 and picked == [in_sample(f"trip-{i}", 0.5) for i in range(2000)]
+
+
+def test_the_ml_holdout_is_a_stable_share_of_users():
+    from shared.engine.serving.experiments import ML_HOLDOUT, in_arm
+
+    users = [f"user-{i}" for i in range(2000)]
+    held = [in_arm(ML_HOLDOUT, u, 0.3) for u in users]
+    assert 500 < sum(held) < 700 and held == [in_arm(ML_HOLDOUT, u, 0.3) for u in users]
+    assert not any(in_arm(ML_HOLDOUT, u, 0.0) for u in users)
+    assert in_arm("other-experiment", "user-1", 0.5) in (True, False)  # arms of experiments are independent

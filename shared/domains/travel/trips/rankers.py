@@ -4,6 +4,7 @@ The relevance assembly reads is that ranking's (day part, day) combination plus 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -101,17 +102,25 @@ async def member_ranking(deps, conn, city: str, user_id: str, persona: Persona, 
 
 
 async def rank_members(deps, conn, city_id: str, members, days: int) -> tuple[dict[str, Ranking], dict[str, Ranking]]:
-    """(ranking per member, distinct rankings by cache key): members of one archetype share one ranking."""
+    """(ranking per member, distinct rankings by cache key): members of one archetype share one ranking.
+    A warm member in the ML holdout (experiments.py) gets the cold path, and their ranking says why."""
+    from shared.engine.serving.experiments import held_out_of_ml
+
     allowed = await llm_allowed(deps.pool)
     ml = await production_ml(conn) if any(not is_cold(s) for _, _, s in members) else None
     factory = make_router_factory(deps, allowed, ml)
     rankings: dict[str, Ranking] = {}
     by_key: dict[str, Ranking] = {}
     for uid, p, s in members:
-        key = p.archetype if (ml is None or is_cold(s)) else f"user:{uid}"
+        held_out = ml is not None and not is_cold(s) and held_out_of_ml(uid)
+        personal = ml is not None and not is_cold(s) and not held_out
+        key = f"user:{uid}" if personal else p.archetype
         if key not in by_key:
-            by_key[key] = await member_ranking(deps, conn, city_id, uid, p, s, days, factory, ml)
+            by_key[key] = await member_ranking(deps, conn, city_id, uid, p, s, days, factory, ml if personal else None)
         rankings[uid] = by_key[key]
+        if held_out:  # the shared ranking is left as it is (it is cached); this member's copy names the arm
+            rankings[uid] = dataclasses.replace(by_key[key], fallback_reason="ml_holdout: the A/B control arm is "
+                                                "served without ML")
     return rankings, by_key
 
 
