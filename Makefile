@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/signals_load.py
 	$(PY) bench/engine_bench.py
 	$(PY) bench/sequence_bench.py
+	$(PY) bench/learning_loop.py
 
 clean: down
 	rm -rf .local .cache

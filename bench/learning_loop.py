@@ -17,6 +17,7 @@ Counterfactual (IPS/SNIPS) estimates are not produced: the planner's choices are
 sets carry no propensities yet (see the note in the JSON).
 
     .venv/bin/python bench/learning_loop.py [--days 7] [--travellers 90] [--holdout 0.5] [--seed 7]
+                                            [--ranker bpr|tag_affinity] [--out learning_loop]
 
 The simulator must never be used to tune hyper-parameters: it only shows the loop working end to end.
 """
@@ -59,9 +60,9 @@ def _diff_ci(a: list[float], b: list[float], seed: int, n: int = 2000) -> dict:
             "high": round(float(np.percentile(diffs, 97.5)), 4)}
 
 
-def _learn(env: dict) -> dict:
+def _learn(env: dict, ranker: str) -> dict:
     done = subprocess.run([sys.executable, "-m", "jobs.learn.main", "--through", datetime.now(UTC).date().isoformat(),
-                           "--days", "1", "--extract-days", "1"], env=env, capture_output=True, text=True,
+                           "--days", "1", "--extract-days", "1", "--ranker", ranker], env=env, capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"the learn job failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--travellers", type=int, default=90)
     ap.add_argument("--holdout", type=float, default=0.5, help="share of travellers in the control arm")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ranker", default="bpr", help="what the learn job trains (bpr or tag_affinity)")
     ap.add_argument("--out", default="learning_loop")
     args = ap.parse_args(argv)
     if args.days < 1 or args.travellers < 10 or not 0 < args.holdout < 1:
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{day['control']['high']}], treatment {day['treatment']['mean']} [{day['treatment']['low']}, "
                       f"{day['treatment']['high']}]; served {served}", flush=True)
                 _wait_for_sink(env["DATABASE_URL"], actions)
-                learns.append({"after_day": d + 1, **_learn(env)})
+                learns.append({"after_day": d + 1, **_learn(env, args.ranker)})
                 print(f"  learn: train {learns[-1]['train']['action']}; shadow "
                       f"{[s['action'] for s in learns[-1]['shadow']]}", flush=True)
         finally:
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = (last["treatment"]["low"] is not None and last["control"]["high"] is not None
                and last["treatment"]["low"] > last["control"]["high"])
     write_result(args.out, {
-        "travellers": args.travellers, "days": args.days, "holdout_share": args.holdout, "seed": args.seed,
+        "ranker": args.ranker, "travellers": args.travellers, "days": args.days, "holdout_share": args.holdout, "seed": args.seed,
         "arms": {a: sum(1 for v in arm.values() if v == a) for a in ("control", "treatment")},
         "per_day": days, "learn_runs": learns,
         "last_day_treatment_ci_above_control": verdict,

@@ -36,6 +36,9 @@ MIN_GROWTH = 0.10   # and this much more than the last trained model saw
 GATE_METRIC = "ndcg@10"
 REPORTED = ("hr@5", "mrr@10", "ndcg@10")
 ACTION_TYPES = ("slot_accept", "slot_skip")
+# bpr (the seed's choice once 500+ accept/skip pairs exist) knows venues by id; tag_affinity learns tastes for tags
+# from accepts and skips and can rank venues nobody took yet (bench/learning_loop.py --ranker tag_affinity).
+DEFAULT_PARAMS = {"tag_affinity": {"C": 1.0}, "bpr": {"factors": 32, "iterations": 200, "learning_rate": 0.05}}
 
 
 def _log(msg: str) -> None:
@@ -47,11 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--through", type=iso_date, default=None, help="last day of the window (default: yesterday)")
     p.add_argument("--days", type=int, default=28, help="length of the training window in days")
     p.add_argument("--extract-days", type=int, default=2, help="days re-exported before reading (ending --through)")
-    p.add_argument("--ranker", default="bpr", help="the ranker trained on our signals (an ML_MODEL_NAMES entry)")
-    p.add_argument("--params", default='{"factors": 32, "iterations": 200, "learning_rate": 0.05}')
+    p.add_argument("--ranker", default="bpr", choices=sorted(DEFAULT_PARAMS),
+                   help="the ranker trained on our signals (one of the serving ML_MODEL_NAMES)")
+    p.add_argument("--params", default=None, help="JSON hyper-parameters (default: DEFAULT_PARAMS[ranker])")
     p.add_argument("--min-signals", type=int, default=MIN_SIGNALS)
     p.add_argument("--min-shadow-sets", type=int, default=None, help="default: shadow_gate.MIN_SHADOW_SETS")
     args = p.parse_args(argv)
+    args.params = args.params or json.dumps(DEFAULT_PARAMS[args.ranker])
     today = datetime.now(UTC).date()
     args.through = args.through or today - timedelta(days=1)
     if args.through > today:

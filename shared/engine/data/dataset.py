@@ -87,7 +87,10 @@ class InteractionDataset:
         ctx = {k: np.asarray(v) for k, v in (context or {}).items()}
         feats: dict[str, np.ndarray] = {}
         for fname, mapping in (item_features or {}).items():
-            feats[fname] = np.array([mapping.get(str(x)) for x in item_vocab], dtype=object)
+            col = np.empty(len(item_vocab), dtype=object)  # one object per item, even when values are equal-length
+            for k, x in enumerate(item_vocab):               # tuples (np.array would make those a 2-D array)
+                col[k] = mapping.get(str(x))
+            feats[fname] = col
         return cls(
             name=name,
             user_ids=user_vocab,

@@ -51,6 +51,8 @@ SCHEMA = pa.schema(
         # candidate-set rows only: a model in shadow scored the same candidates off the response path
         ("shadow_model_version", pa.string()),
         ("shadow_scores", pa.list_(pa.float32())),
+        # the item's catalogue tags when the signal was exported (content features for rankers that use them)
+        ("item_tags", pa.list_(pa.string())),
     ]
 )
 REQUIRED = ("event_id", "user_id", "signal_type", "weight", "created_at")
@@ -80,7 +82,7 @@ def conform(table: pa.Table, source: str = "export") -> pa.Table:
         elif fld.name == "positive":
             types = table.column("signal_type")
             cols.append(pc.is_in(types, value_set=pa.array(sorted(POSITIVE_TYPES))))
-        elif fld.name in ("candidates", "shadow_scores"):
+        elif fld.name in ("candidates", "shadow_scores", "item_tags"):
             cols.append(pa.array([[] for _ in range(table.num_rows)], type=fld.type))
         else:
             cols.append(pa.nulls(table.num_rows, type=fld.type))
@@ -126,6 +128,11 @@ def signals_dataset(table: pa.Table, name: str = "signals") -> InteractionDatase
     def strings(col: str) -> np.ndarray:
         return np.array(table.column(col).to_pylist(), dtype=object)
 
+    tags: dict[str, tuple[str, ...]] = {}
+    for item, item_tags in zip(table.column("item_id").to_pylist(), table.column("item_tags").to_pylist()):
+        if item_tags:
+            tags[item] = tuple(item_tags)  # the latest export of the item wins
+    tta = table.column("time_to_action_ms").to_numpy(zero_copy_only=False)
     return InteractionDataset.from_columns(
         name,
         strings("user_id"),
@@ -139,7 +146,9 @@ def signals_dataset(table: pa.Table, name: str = "signals") -> InteractionDatase
             "model_version": strings("model_version"),
             "day_part": strings("day_part"),
             "event_id": strings("event_id"),
+            "time_to_action_ms": np.where(np.isnan(tta.astype(np.float64)), -1, tta).astype(np.int64),
         },
+        item_features={"tags": tags},
     )
 
 

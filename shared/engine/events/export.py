@@ -35,8 +35,10 @@ SELECT s.event_id, s.user_id, s.activity_node_id AS item_id, s.signal_type, s.we
             ELSE coalesce(linked.candidates, latest.candidates, s.context->'candidates') END AS candidates,
        CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->>'model_version' END
             AS shadow_model_version,
-       CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->'scores' END AS shadow_scores
+       CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->'scores' END AS shadow_scores,
+       n.vibe_tags AS item_tags
   FROM behavioral_signals s
+  LEFT JOIN activity_nodes n ON n.id = s.activity_node_id
   LEFT JOIN LATERAL (
         SELECT g.context->'candidates' AS candidates FROM behavioral_signals g
          WHERE g.event_id = s.context->>'candidate_set_event_id' AND g.signal_type = 'candidate_set_logged'
@@ -120,6 +122,7 @@ def rows_to_table(rows: list[Any]) -> pa.Table:
         cols["positive"].append(r["signal_type"] in POSITIVE_TYPES)
         cols["shadow_model_version"].append(_get(r, "shadow_model_version"))
         cols["shadow_scores"].append(_floats(_get(r, "shadow_scores")))
+        cols["item_tags"].append([str(t) for t in (_get(r, "item_tags") or [])])
     return pa.Table.from_pydict(cols, schema=EXPORT_SCHEMA)
 
 

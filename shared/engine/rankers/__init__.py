@@ -20,6 +20,7 @@ from shared.engine.rankers.implicit_mf import ALSRanker, BPRRanker
 from shared.engine.rankers.matrix import MatrixRanker
 from shared.engine.rankers.neighbours import EASERanker, ItemKNNRanker
 from shared.engine.rankers.popularity import PopularityRanker
+from shared.engine.rankers.tag_affinity import TagAffinityRanker
 
 
 def create_ranker(name: str, **params) -> Ranker:
@@ -28,6 +29,7 @@ def create_ranker(name: str, **params) -> Ranker:
 
 
 __all__ = [
+    "TagAffinityRanker",
     "ALSRanker",
     "BPRRanker",
     "EASERanker",

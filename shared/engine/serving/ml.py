@@ -19,7 +19,8 @@ class MLRanker:
 
     def rank(self, ctx: RankingContext, candidates: list[Candidate]) -> list[RankedItem]:
         ids = [c.id for c in candidates]
-        context = {"day_part": ctx.day_part, "day_of_trip": ctx.day_of_trip, "group_size": ctx.group_size}
+        context = {"day_part": ctx.day_part, "day_of_trip": ctx.day_of_trip, "group_size": ctx.group_size,
+                   "item_tags": {c.id: c.tags for c in candidates}}  # for rankers with content features
         scores = np.asarray(self.model.score(ctx.user_id, ids, context), dtype=np.float64)
         if scores.shape != (len(ids),):
             raise RankerError(f"ML ranker returned {scores.shape} scores for {len(ids)} candidates")

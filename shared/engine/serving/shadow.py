@@ -26,11 +26,11 @@ def in_sample(request_id: str, share: float) -> bool:
     return h < share
 
 
-def shadow_scores(ranker, user_id: str, candidate_ids: list[str]) -> dict | None:
+def shadow_scores(ranker, user_id: str, candidate_ids: list[str], context: dict | None = None) -> dict | None:
     """{"model_version", "scores"} with one finite score per candidate (unknown items get the lowest score less
     one, as the serving adapter ranks them), or None when the model failed or knows none of the candidates."""
     try:
-        raw = np.asarray(ranker.model.score(user_id, candidate_ids, {}), dtype=np.float64)
+        raw = np.asarray(ranker.model.score(user_id, candidate_ids, context or {}), dtype=np.float64)
     except Exception:
         log.warning("shadow model %s failed; the candidate set is logged without it", ranker.version, exc_info=True)
         return None

@@ -38,7 +38,8 @@ def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: in
         "model_version": ranking.model_version,
     }
     if shadow is not None and in_shadow_sample(trip_id):
-        _background.submit(_score_in_shadow_and_publish, shadow, payload)
+        tags = {i: ranking.venues[i].tags for i, _s, _c in ranking.items if i in ranking.venues}
+        _background.submit(_score_in_shadow_and_publish, shadow, payload, tags)
         return
     _publish(payload)
 
@@ -50,11 +51,11 @@ def in_shadow_sample(trip_id: str) -> bool:
     return in_sample(trip_id, get_settings().shadow_share)
 
 
-def _score_in_shadow_and_publish(shadow, payload: dict) -> None:
+def _score_in_shadow_and_publish(shadow, payload: dict, item_tags: dict) -> None:
     from shared.engine.serving.shadow import shadow_scores
 
     ids = [c["id"] for c in payload["context"]["candidates"]]
-    scored = shadow_scores(shadow, payload["user_id"], ids)
+    scored = shadow_scores(shadow, payload["user_id"], ids, {"item_tags": item_tags})
     if scored is not None:
         payload["context"]["shadow"] = scored
     _publish(payload)
