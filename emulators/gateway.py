@@ -134,8 +134,11 @@ def build_app(function_urls: dict[str, str], project: str) -> Starlette:
         pass
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
+        # gunicorn (functions-framework) closes an idle keep-alive connection after 2 s; a pooled connection kept
+        # longer can be reused just as the backend closes it, and the request fails with ServerDisconnectedError.
         session["client"] = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=200), auto_decompress=False, skip_auto_headers=("User-Agent",))
+            connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=1.0), auto_decompress=False,
+            skip_auto_headers=("User-Agent",))
         yield
         await session["client"].close()
 

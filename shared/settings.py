@@ -50,6 +50,7 @@ class Settings:
     pivot_ignored_after_s: int = 7200  # a pivot the traveller has not answered by then was ignored
     shadow_share: float = 0.5          # share of warm travellers' trips a model in shadow scores
     ml_holdout_share: float = 0.0      # share of users never served by ML (the A/B control arm)
+    exploration_share: float = 0.1     # share of stops that take a random one of their best options (IPS logs)
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -90,6 +91,7 @@ def load_settings() -> Settings:
         pivot_ignored_after_s=_int("PIVOT_IGNORED_AFTER_S", 7200),
         shadow_share=float(_env("SHADOW_SHARE", "0.5")),
         ml_holdout_share=float(_env("ML_HOLDOUT_SHARE", "0.0")),
+        exploration_share=float(_env("EXPLORATION_SHARE", "0.1")),
     )
 
 

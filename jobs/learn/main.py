@@ -16,8 +16,9 @@
 4. personas  every warm traveller's persona vector is re-derived from their signals
              (shared.domains.travel.trips.persona_learning), in Postgres and in Qdrant.
 5. report    JSON and markdown under the reports bucket (learn/<run>/), and each model's figures on its registry
-             row. Exit 0 when every step ran (a blocked gate is a result, not a failure); 1 with the step named
-             when one failed, after which re-running the job is the fix.
+             row, with each judged model's IPS/SNIPS estimate of acceptance from the logged stop decisions.
+Exit 0 when every step ran (a blocked gate is a result, not a failure); 1 with the step named when one failed,
+after which re-running the job is the fix.
 """
 from __future__ import annotations
 
@@ -73,8 +74,18 @@ def extract(through: date, days: int) -> list[dict]:
     return [export_day(through - timedelta(days=i)) for i in reversed(range(days))]
 
 
+# --- counterfactual --------------------------------------------------------------------------------------------------
+def counterfactual(model, decisions) -> dict:
+    """IPS/SNIPS estimate of the acceptance of the stops this model would have chosen (its top-scored option),
+    from the logging policy's decisions (shared.engine.metrics.counterfactual)."""
+    from shared.engine.metrics.counterfactual import estimate, greedy_target
+
+    return estimate(decisions, greedy_target(lambda user, options: model.score(user, options)))
+
+
 # --- 2. shadow ------------------------------------------------------------------------------------------------------
-async def judge_shadows(pool, sets, min_sets: int) -> list[dict]:
+async def judge_shadows(pool, sets, min_sets: int, decisions) -> list[dict]:
+    from shared.engine.registry.artifacts import download_artifact
     from shared.engine.registry.shadow_gate import MIN_SHADOW_SETS, shadow_gate
     from shared.engine.registry.store import get_production, list_models, promote, record_evaluation
 
@@ -84,7 +95,8 @@ async def judge_shadows(pool, sets, min_sets: int) -> list[dict]:
         reference = production.served_by if production else "served:logged"
         result = shadow_gate(sets, rec.served_by, f"ml:{rec.served_by}", reference,
                              min_sets=min_sets or MIN_SHADOW_SETS)
-        summary = result.to_dict()
+        summary = {**result.to_dict(), "counterfactual": counterfactual(download_artifact(rec.artifact_path),
+                                                                        decisions)}
         action = "kept in shadow"
         if result.passed:
             await promote(pool, rec.model_name, rec.version, result.decision)
@@ -111,14 +123,13 @@ async def _last_trained_size(pool, name: str) -> int:
     return max(sizes, default=0)
 
 
-def _evaluate(ranker, held, label: str) -> dict:
+def _evaluate(ranker, held):
     from shared.engine.metrics.evaluate import evaluate_candidate_sets
 
-    e = evaluate_candidate_sets(ranker, held, ks=(5, 10), metrics=("hr", "mrr", "ndcg"))
-    return {"label": label, "evaluation": e}
+    return evaluate_candidate_sets(ranker, held, ks=(5, 10), metrics=("hr", "mrr", "ndcg"))
 
 
-async def train_and_gate(pool, args, table, window: str) -> dict:
+async def train_and_gate(pool, args, table, window: str, decisions) -> dict:
     from jobs.train.main import train
     from shared.engine.data.signals import hold_out_last_generation
     from shared.engine.rankers import create_ranker
@@ -152,8 +163,7 @@ async def train_and_gate(pool, args, table, window: str) -> dict:
     else:
         reference = create_ranker("popularity").fit(train_rows)
         ref_label = f"baseline:{reference.served_by}"
-    cand_e = _evaluate(candidate, held, record.served_by)["evaluation"]
-    ref_e = _evaluate(reference, held, ref_label)["evaluation"]
+    cand_e, ref_e = _evaluate(candidate, held), _evaluate(reference, held)
     decision = promotion_gate(cand_e.metrics[GATE_METRIC], ref_e.metrics[GATE_METRIC],
                               candidate_model=record.served_by, reference_model=ref_label,
                               candidate_eval_set=cand_e.eval_set, reference_eval_set=ref_e.eval_set)
@@ -161,7 +171,9 @@ async def train_and_gate(pool, args, table, window: str) -> dict:
     summary = {"eval_set": cand_e.eval_set, "held_out_sets": len(held), "users": int(len(cand_e.users)),
                "candidate": {m: cand_e.metrics[m].to_dict() for m in REPORTED},
                "reference": {"model": ref_label, **{m: ref_e.metrics[m].to_dict() for m in REPORTED}},
-               "paired": paired, "gate": decision.to_dict()}
+               "paired": paired, "gate": decision.to_dict(),
+               "counterfactual": {"candidate": counterfactual(candidate, decisions),
+                                  "reference": counterfactual(reference, decisions)}}
     await record_evaluation(pool, record.model_name, record.version, cand_e.eval_set, {"held_out": summary})
     to = "shadow" if decision.passed else "retired"
     await transition(pool, record.model_name, record.version, to)
@@ -194,19 +206,30 @@ def to_markdown(report: dict) -> str:
             if s.get(side):
                 lines.append(f"  - {side}: " + ", ".join(f"{m} {v['mean']:.4f} [{v['low']:.4f}, {v['high']:.4f}]"
                                                           for m, v in s[side].items()))
+    def cf(label: str, c: dict | None) -> None:
+        if c and c.get("ips"):
+            lines.append(f"  - counterfactual {label}: IPS {c['ips']['mean']:.4f} [{c['ips']['low']:.4f}, "
+                         f"{c['ips']['high']:.4f}], SNIPS {c['snips']['mean']:.4f} [{c['snips']['low']:.4f}, "
+                         f"{c['snips']['high']:.4f}] on {c['n']} logged stops (effective {c['effective_sample_size']}); "
+                         f"logged acceptance {c['logged_acceptance']:.4f}")
+
+    for s in report["shadow"]:
+        cf(s["model"], s.get("counterfactual"))
     t = report["train"]
     lines.append(f"- training: **{t['action']}** {t.get('model', '')} {t.get('reason', '')}".rstrip())
     if "candidate" in t:
         for side in ("candidate", "reference"):
             lines.append(f"  - {side}: " + ", ".join(f"{m} {v['mean']:.4f} [{v['low']:.4f}, {v['high']:.4f}]"
                                                       for m, v in t[side].items() if m in REPORTED))
+    for side, c in (t.get("counterfactual") or {}).items():
+        cf(side, c)
     lines.append(f"- personas updated: {report['personas']['updated']}")
     return "\n".join(lines) + "\n"
 
 
 async def _run(args) -> dict:
     from shared.adapters.postgres import create_pool
-    from shared.engine.data.signals import logged_candidate_sets, read_export
+    from shared.engine.data.signals import logged_candidate_sets, logged_decisions, read_export
 
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     start = args.through - timedelta(days=args.days - 1)
@@ -219,12 +242,14 @@ async def _run(args) -> dict:
         table = await loop.run_in_executor(None, read_export, start, args.through)
         _log(f"window {window}: {table.num_rows} rows")
         sets = logged_candidate_sets(table)
+        decisions = logged_decisions(table)
+        _log(f"{len(sets)} logged candidate sets, {len(decisions)} answered stop decisions")
         pool = await create_pool(min_size=1, max_size=2)
         try:
             step = "shadow"
-            shadow = await judge_shadows(pool, sets, args.min_shadow_sets)
+            shadow = await judge_shadows(pool, sets, args.min_shadow_sets, decisions)
             step = "train"
-            trained = await train_and_gate(pool, args, table, window)
+            trained = await train_and_gate(pool, args, table, window, decisions)
             step = "personas"
             personas = await refresh_personas(pool)
         finally:

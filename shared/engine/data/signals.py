@@ -16,9 +16,11 @@ Two views of the same rows:
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -53,6 +55,8 @@ SCHEMA = pa.schema(
         ("shadow_scores", pa.list_(pa.float32())),
         # the item's catalogue tags when the signal was exported (content features for rankers that use them)
         ("item_tags", pa.list_(pa.string())),
+        # candidate-set rows only: the logging policy's per-stop decisions (options, propensities, chosen), JSON
+        ("decisions", pa.string()),
     ]
 )
 REQUIRED = ("event_id", "user_id", "signal_type", "weight", "created_at")
@@ -211,6 +215,47 @@ def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> Cand
             )
         )
     return CandidateSets(name=name, sets=tuple(sets), params={"source": "logged"})
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """One stop's logged choice and what the user made of the chosen venue: 1 accepted, 0 skipped or swapped."""
+    user_id: str
+    trip_id: str
+    options: tuple[str, ...]
+    propensities: tuple[float, ...]
+    chosen: str
+    reward: int
+    context: dict
+
+
+def logged_decisions(table: pa.Table) -> list[LoggedDecision]:
+    """Every logged stop decision whose chosen venue got an answer (accept, skip or swap) from the same user in the
+    same trip after the decision was logged; unanswered stops (never looked at) carry no reward and are left out."""
+    table = conform(table) if table.schema != SCHEMA else table
+    rows = table.to_pydict()
+    ts = table.column("created_at").cast(pa.int64()).to_numpy(zero_copy_only=False) if table.num_rows else []
+    answers: dict[tuple, list[tuple[int, int]]] = defaultdict(list)  # (user, trip, item) -> [(time, reward)]
+    for r in range(table.num_rows):
+        kind = rows["signal_type"][r]
+        if kind in ("slot_accept", "slot_skip", "slot_swap") and rows["item_id"][r]:
+            answers[(rows["user_id"][r], rows["trip_id"][r], rows["item_id"][r])].append(
+                (int(ts[r]), int(kind == "slot_accept")))
+    out = []
+    for r in range(table.num_rows):
+        raw = rows["decisions"][r]
+        if rows["signal_type"][r] != "candidate_set_logged" or not raw:
+            continue
+        for d in json.loads(raw):
+            later = sorted(a for a in answers.get((rows["user_id"][r], rows["trip_id"][r], d.get("chosen")), [])
+                           if a[0] >= ts[r])
+            if not later or d.get("chosen") not in (d.get("options") or []):
+                continue
+            out.append(LoggedDecision(rows["user_id"][r], rows["trip_id"][r], tuple(d["options"]),
+                                      tuple(float(p) for p in d["propensities"]), d["chosen"], later[0][1],
+                                      {**{k: d.get(k) for k in ("slot_id", "day_of_trip", "day_part", "kind", "explore")},
+                                       "model_version": rows["model_version"][r], "created_at_us": int(ts[r])}))
+    return out
 
 
 def export_dates(paths: Iterable[str]) -> list[date]:

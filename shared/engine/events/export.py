@@ -13,6 +13,7 @@ size and no writer metadata carries a timestamp, so re-running a day over unchan
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -36,7 +37,8 @@ SELECT s.event_id, s.user_id, s.activity_node_id AS item_id, s.signal_type, s.we
        CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->>'model_version' END
             AS shadow_model_version,
        CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'shadow'->'scores' END AS shadow_scores,
-       n.vibe_tags AS item_tags
+       n.vibe_tags AS item_tags,
+       CASE WHEN s.signal_type = 'candidate_set_logged' THEN s.context->'decisions' END AS decisions
   FROM behavioral_signals s
   LEFT JOIN activity_nodes n ON n.id = s.activity_node_id
   LEFT JOIN LATERAL (
@@ -105,6 +107,12 @@ def _floats(value: Any) -> list[float]:
     return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan") for v in value]
 
 
+def _json_text(value: Any) -> str | None:
+    if value is None or value == [] or value == "[]":
+        return None
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
 def rows_to_table(rows: list[Any]) -> pa.Table:
     cols: dict[str, list[Any]] = {name: [] for name in EXPORT_SCHEMA.names}
     for r in rows:
@@ -123,6 +131,7 @@ def rows_to_table(rows: list[Any]) -> pa.Table:
         cols["shadow_model_version"].append(_get(r, "shadow_model_version"))
         cols["shadow_scores"].append(_floats(_get(r, "shadow_scores")))
         cols["item_tags"].append([str(t) for t in (_get(r, "item_tags") or [])])
+        cols["decisions"].append(_json_text(_get(r, "decisions")))
     return pa.Table.from_pydict(cols, schema=EXPORT_SCHEMA)
 
 

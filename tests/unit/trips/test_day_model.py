@@ -274,3 +274,34 @@ def test_a_dessert_lover_gets_an_afternoon_treat_and_meals_answer_the_other_tags
     assert len(treats) >= 2  # a day with no dessert place within reach has no treat rather than a random café
     assert all(s.venue.extra["venue_type"] == "dessert" and "14:30" <= s.arrive <= "17:30" for s in treats)
     assert applicable_tags(parse_tags(tags), "dinner") == ("seafood",)
+
+
+def test_exploration_logs_exact_propensities_and_keeps_every_rule():
+    """With exploration the logging policy is epsilon-greedy over each stop's best options: the propensities of a
+    stop sum to one, the chosen option is one of them, about the configured share of stops explore, a repeated
+    request explores the same stops, and the explored plans still keep the day model's rules."""
+    pool, tags = city(), {"food": ["ramen", "coffee"], "pace": "slow"}
+    explored, decided = 0, 0
+    for user in [f"u{i}" for i in range(40)]:
+        plan = plan_for(pool, tags, user=user, explore=0.3)
+        again = plan_for(pool, tags, user=user, explore=0.3)
+        assert [s.venue.id for s in plan.slots] == [s.venue.id for s in again.slots]
+        for s in plan.slots:
+            d = s.decision
+            if d is None:  # fillers (breaks between stops) are not ranked decisions
+                continue
+            decided += 1
+            assert s.venue.id == d["chosen"] and d["chosen"] in d["options"]
+            assert abs(sum(d["propensities"]) - 1.0) < 1e-5 and min(d["propensities"]) > 0
+            explored += d["chosen"] != d["options"][0]
+        trip = trip_for(tags, user=user, explore=0.3)
+        for s in plan.slots:
+            date = trip.dates[s.day_number - 1]
+            assert schedule(s.venue).is_open(date, minutes(s.arrive), minutes(s.depart)), (s.venue.name, date)
+            if s.venue.extra["venue_type"] in BAR_TYPES:
+                assert minutes(s.arrive) >= 16 * 60
+        assert len({s.venue.id for s in plan.slots}) == len(plan.slots)
+    # a stop that explores draws uniformly among its options, so 1 in 4 draws lands on the best one again
+    assert 0.3 * 0.75 * 0.5 < explored / decided < 0.3 * 0.75 * 1.5, (explored, decided)
+    plain = plan_for(pool, tags, user="u1")
+    assert all(s.decision is None or s.decision["propensities"][0] == 1.0 for s in plain.slots)

@@ -24,7 +24,9 @@ _background = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="trips-bg"
 
 
 def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: int, group_size: int,
-                          shadow=None) -> None:
+                          shadow=None, decisions: list[dict] | None = None) -> None:
+    """`decisions`: how each of this traveller's stops was chosen (itinerary.decide: options, propensities, the
+    chosen venue, with the stop's day and day part): the logging policy's record for counterfactual evaluation."""
     payload = {
         "event_id": f"cs_{uuid.uuid4().hex}", "user_id": user_id, "trip_id": trip_id,
         "signal_type": "candidate_set_logged", "activity_node_id": None,
@@ -33,7 +35,7 @@ def publish_candidate_set(ranking: Ranking, user_id: str, trip_id: str, days: in
             "ranker": ranking.ranker, "served_by": ranking.served_by, "archetype": ranking.archetype,
             "cache_hit": ranking.cache_hit, "day_part": None, "day_of_trip": None, "days": days,
             "group_size": group_size, "city_id": ranking.city, "fallback_reason": ranking.fallback_reason,
-            "arbitration": ranking.arbitration,
+            "arbitration": ranking.arbitration, "decisions": decisions or [],
         },
         "model_version": ranking.model_version,
     }

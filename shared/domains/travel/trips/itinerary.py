@@ -68,6 +68,7 @@ FILLER_LEG_MIN = 10        # and a short walk each way
 FILLER_MAX_KM = 1.5
 MAX_FILLERS = 3
 FILL_ORDER = ("dinner", "lunch", "visit", "night", "breakfast", "treat")
+EXPLORE_OPTIONS = 4        # an exploring stop draws among its best few options (every rule above still holds)
 
 Relevance = Callable[[int, str], dict[str, float]]
 
@@ -95,6 +96,7 @@ class PlannedSlot:
     depart: str | None = None
     travel: Leg | None = None
     matched: list[tuple[str, str]] = field(default_factory=list)   # (tag, evidence) the choice rests on
+    decision: dict | None = None   # how the venue was chosen: options, their propensities, the chosen one
 
 
 @dataclass
@@ -197,6 +199,7 @@ class _Choice:
     window: tuple[int, int]
     matched: list[tuple[str, str]]
     serves: list[str]
+    decision: dict | None = None
 
 
 @dataclass
@@ -208,6 +211,7 @@ class Trip:
     max_price_level: int | None = None
     first_visit: bool = True
     user_key: str = ""
+    explore: float = 0.0   # share of stops that take a random one of their best options (see decide)
 
 
 def assemble(
@@ -385,8 +389,25 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
     scores = {vid: rel[vid] - distance[vid] + jitter(trip.user_key, vid)
               + (EVIDENCE_BONUS if evidence.get(vid) else 0.0)
               + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark") else 0.0) for vid in ids}
-    c = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
-    return _Choice(spec, c, round(scores[c.id], 4), windows[c.id], evidence.get(c.id, []), [])
+    best = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
+    decision = None if filler else decide(best.id, ids, scores, trip, f"{date}|{spec.kind}|{spec.earliest}")
+    c = pool[decision["chosen"]] if decision else best
+    return _Choice(spec, c, round(scores[c.id], 4), windows[c.id], evidence.get(c.id, []), [], decision)
+
+
+def decide(best: str, ids: list[str], scores: dict[str, float], trip: Trip, stop_key: str) -> dict:
+    """Epsilon-greedy logging policy, so that the logs can evaluate other rankers counterfactually (IPS/SNIPS):
+    the options are the best choice plus the next-best EXPLORE_OPTIONS - 1 by score (every one fits the stop: the
+    rules were applied before); with probability trip.explore the stop takes a uniformly drawn option, else the
+    best. The draw is a hash of the traveller and the stop, so a repeated request plans the same day. The
+    propensities are exact: (1 - e) + e/K for the best, e/K for each other option."""
+    options = [best] + [v for v in sorted(ids, key=lambda v: (-scores[v], v)) if v != best][:EXPLORE_OPTIONS - 1]
+    e, k = (trip.explore if len(options) > 1 else 0.0), len(options)
+    chosen = best
+    if e > 0 and _unit_hash(f"{trip.user_key}|explore|{stop_key}") < e:
+        chosen = options[min(k - 1, int(_unit_hash(f"{trip.user_key}|option|{stop_key}") * k))]
+    propensities = [round((1 - e) + e / k if v == best else e / k, 6) for v in options]
+    return {"options": options, "propensities": propensities, "chosen": chosen, "explore": e}
 
 
 def schedule_day(day: int, date: dt.date, picks: list[_Choice], centre, notes: list[str]) -> list[PlannedSlot]:
@@ -406,7 +427,7 @@ def schedule_day(day: int, date: dt.date, picks: list[_Choice], centre, notes: l
             notes.append(f"day {day} {p.spec.kind}: {p.venue.name} could not be reached while open; dropped")
             continue
         out.append(PlannedSlot(day, 0, p.spec.day_part, p.venue, p.score, clock(arrive), p.serves, p.spec.kind,
-                               clock(depart), travel, p.matched))
+                               clock(depart), travel, p.matched, p.decision))
     prev = None
     for i, s in enumerate(out, start=1):  # legs are from the previous *kept* stop
         s.slot_order = i

@@ -33,7 +33,8 @@ def plan_cache_key(city: str, req, members, rankings: dict, first_visit: bool) -
 
 def store_plan(redis, key: str, plan: Plan) -> None:
     data = {"slots": [[s.day_number, s.slot_order, s.day_part, s.venue.id, s.score, s.arrive, s.serves, s.kind,
-                       s.depart, s.travel.as_dict() if s.travel else None, s.matched] for s in plan.slots],
+                       s.depart, s.travel.as_dict() if s.travel else None, s.matched, s.decision]
+                      for s in plan.slots],
             "fallbacks": plan.fallbacks, "empty_reason": plan.empty_reason, "notes": plan.notes}
     try:
         redis.set(key, json.dumps(data, separators=(",", ":")), ex=PLAN_TTL_S)
@@ -52,6 +53,7 @@ def load_plan(redis, key: str, pool: dict) -> Plan | None:
     if any(row[3] not in pool for row in data["slots"]):
         return None
     slots = [PlannedSlot(d, o, part, pool[vid], score, arrive, list(serves), kind, depart,
-                         Leg(t["km"], t["minutes"], t["mode"]) if t else None, [tuple(m) for m in matched])
-             for d, o, part, vid, score, arrive, serves, kind, depart, t, matched in data["slots"]]
+                         Leg(t["km"], t["minutes"], t["mode"]) if t else None, [tuple(m) for m in matched], decision)
+             for d, o, part, vid, score, arrive, serves, kind, depart, t, matched, decision
+             in (row + [None] * (12 - len(row)) for row in data["slots"])]  # plans cached before decisions
     return Plan(slots, data["fallbacks"], data["empty_reason"], notes=data.get("notes") or [])

@@ -33,6 +33,7 @@ from shared.domains.travel.trips.tags import TagError, Tags, parse_tags
 from shared.domains.travel.trips.trip_slots import build_slots
 from shared.domains.travel.trips.view import trip_view
 from shared.engine.serving.router import is_cold
+from shared.settings import get_settings
 
 
 @dataclass
@@ -106,7 +107,7 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         t_assemble = time.perf_counter()
         first_visit = not await store.has_completed_trip(conn, user_id, dest.city_id)
         trip = Trip(list(dest.dates), group_tags(members), local_times(dest.city_id), req.max_price_level,
-                    first_visit, "|".join(m[0] for m in members))
+                    first_visit, "|".join(m[0] for m in members), get_settings().exploration_share)
         pool: dict = {}
         for r in by_key.values():
             pool.update(r.venues)
@@ -144,9 +145,12 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         await store.insert_trip(conn, record, slots)
     t_end = time.perf_counter()
     # 7. emit (never blocks the response)
+    decided = [s for s in slots if s["details"].get("decision")]
     for uid, _p, signals in members:
+        decisions = [{"slot_id": s["id"], "day_of_trip": s["day_number"], "day_part": s["day_part"],
+                      "kind": s["kind"], **s["details"]["decision"]} for s in decided if uid in s["serves"]]
         emit.publish_candidate_set(rankings[uid], uid, record["id"], req.days, len(members),
-                                   shadow=None if is_cold(signals) else shadow)
+                                   shadow=None if is_cold(signals) else shadow, decisions=decisions)
     if dest.seeded:
         emit.schedule_prewarm(deps.redis, dest.city_id)
     persona = members[0][1]

@@ -37,7 +37,8 @@ def build_slots(trip_id: str, plan: Plan, members: list[tuple[str, Persona, int]
         }
         same_day = previous if previous is not None and previous["day_number"] == s.day_number else None
         slot["narrative"], claims = narrate(slot, same_day, matched_for(s, personas, serves), city_id, group)
-        slot["details"] = {"kind": s.kind, "depart": s.depart, "travel": slot["travel"], "claims": claims}
+        slot["details"] = {"kind": s.kind, "depart": s.depart, "travel": slot["travel"], "claims": claims,
+                           **({"decision": s.decision} if s.decision else {})}
         out.append(slot)
         previous = slot
     return out
