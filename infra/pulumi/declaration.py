@@ -13,10 +13,30 @@ OPENAPI_FILE = PULUMI_DIR / "openapi.yaml"
 
 
 @dataclass(frozen=True)
+class Topic:
+    name: str
+    publishers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    writers: tuple[str, ...] = ()
+    readers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    readers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Subscription:
     name: str
     topic: str
     push_to: str | None = None
+    subscribers: tuple[str, ...] = ()
     ack_deadline_s: int = 10
     max_delivery_attempts: int | None = None
     dead_letter_topic: str | None = None
@@ -31,6 +51,7 @@ class Queue:
     max_dispatches_per_second: float = 10
     max_concurrent_dispatches: int = 10
     max_attempts: int = 5
+    enqueued_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,10 @@ class Declaration:
     secrets: list[str]
     functions: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
+    # who may use each resource (the grants Pulumi makes, one resource at a time)
+    topic_grants: list[Topic] = field(default_factory=list)
+    bucket_grants: list[Bucket] = field(default_factory=list)
+    secret_grants: list[Secret] = field(default_factory=list)
 
 
 def _units(folder: str) -> list[str]:
@@ -63,15 +88,24 @@ def load(path: Path = DECLARATION_FILE, strict: bool = True) -> Declaration:
     """strict=False (the local stack while a feature is half-built) returns the problems as warnings
     instead of raising; Pulumi and the tests always load strictly."""
     raw = yaml.safe_load(path.read_text())
+    topics = [Topic(t["name"], tuple(t.get("publishers", []))) for t in raw.get("topics", [])]
+    buckets = [Bucket(b["name"], tuple(b.get("writers", [])), tuple(b.get("readers", [])))
+               for b in raw.get("buckets", [])]
+    secrets = [Secret(x, ()) if isinstance(x, str) else Secret(x["name"], tuple(x.get("readers", [])))
+               for x in raw.get("secrets", [])]
     decl = Declaration(
-        topics=[t["name"] for t in raw.get("topics", [])],
-        subscriptions=[Subscription(**s) for s in raw.get("subscriptions", [])],
-        queues=[Queue(**q) for q in raw.get("queues", [])],
-        buckets=[b["name"] for b in raw.get("buckets", [])],
+        topics=[t.name for t in topics],
+        subscriptions=[Subscription(**{**s, "subscribers": tuple(s.get("subscribers", []))})
+                       for s in raw.get("subscriptions", [])],
+        queues=[Queue(**{**q, "enqueued_by": tuple(q.get("enqueued_by", []))}) for q in raw.get("queues", [])],
+        buckets=[b.name for b in buckets],
         schedules=[Schedule(**s) for s in raw.get("schedules", [])],
-        secrets=list(raw.get("secrets", [])),
+        secrets=[x.name for x in secrets],
         functions=_units("functions"),
         jobs=_units("jobs"),
+        topic_grants=topics,
+        bucket_grants=buckets,
+        secret_grants=secrets,
     )
     problems = problems_in(decl)
     if problems and strict:
@@ -95,4 +129,12 @@ def problems_in(decl: Declaration) -> list[str]:
     for sched in decl.schedules:
         if sched.job not in decl.jobs:
             problems.append(f"schedule {sched.name}: triggers missing job {sched.job}")
+    units = set(decl.functions) | set(decl.jobs)
+    grants = [(f"topic {t.name}", t.publishers) for t in decl.topic_grants]
+    grants += [(f"subscription {s.name}", s.subscribers) for s in decl.subscriptions]
+    grants += [(f"queue {q.name}", q.enqueued_by) for q in decl.queues]
+    grants += [(f"bucket {b.name}", b.writers + b.readers) for b in decl.bucket_grants]
+    grants += [(f"secret {x.name}", x.readers) for x in decl.secret_grants]
+    for what, names in grants:
+        problems += [f"{what}: grants access to unknown unit {n}" for n in names if n not in units]
     return problems

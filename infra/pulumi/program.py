@@ -18,18 +18,16 @@ import pulumi_gcp as gcp
 from infra.pulumi.declaration import Declaration, load
 from infra.pulumi.openapi import backends_named, render
 
-# What each unit's own service account may do (least privilege). Units not listed get no project roles.
+# Project-wide roles, only where no narrower resource exists (Vertex AI custom jobs). Everything else is granted on
+# the one topic, subscription, queue, bucket, secret or service account a unit uses (resources.yaml names them).
 UNIT_ROLES: dict[str, list[str]] = {
-    "signals": ["roles/pubsub.publisher"],
-    "trips": ["roles/pubsub.publisher", "roles/cloudtasks.enqueuer", "roles/iam.serviceAccountUser"],
-    "admin": ["roles/cloudtasks.enqueuer", "roles/iam.serviceAccountUser", "roles/storage.objectAdmin"],
-    "signal_sink": ["roles/pubsub.publisher"],
-    "nightly_extract": ["roles/storage.objectAdmin"],
-    "evaluate": ["roles/storage.objectAdmin"],
-    "train": ["roles/aiplatform.user", "roles/storage.objectAdmin", "roles/iam.serviceAccountUser"],
-    "replay_dead_letters": ["roles/pubsub.subscriber", "roles/pubsub.publisher"],
+    "train": ["roles/aiplatform.user"],
 }
 DB_SECRET = "DATABASE_URL"
+# Targets of Pub/Sub push and Cloud Tasks only: internal ingress (Pub/Sub and Cloud Tasks of the same project
+# count as internal). Gateway backends must accept API Gateway's calls, which arrive from outside; they stay
+# unreachable without the gateway's (or an invoker's) identity because no service grants run.invoker widely.
+INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,12 @@ def function_url(cfg: DeployConfig, name: str) -> str:
     return f"https://{service_name(name)}-{cfg.project_number}.{cfg.region}.run.app"
 
 
-def _runtime_env(cfg: DeployConfig, decl: Declaration, data: dict[str, pulumi.Output]) -> list[dict]:
+def secrets_of(decl: Declaration, unit: str) -> list[str]:
+    """The secrets mounted into a unit: the database URL, and those resources.yaml lists it as a reader of."""
+    return [DB_SECRET, *(x.name for x in decl.secret_grants if unit in x.readers)]
+
+
+def _runtime_env(cfg: DeployConfig, decl: Declaration, data: dict[str, pulumi.Output], unit: str) -> list[dict]:
     env = [
         {"name": "GOOGLE_CLOUD_PROJECT", "value": cfg.project},
         {"name": "GOOGLE_CLOUD_REGION", "value": cfg.region},
@@ -65,7 +68,7 @@ def _runtime_env(cfg: DeployConfig, decl: Declaration, data: dict[str, pulumi.Ou
     # enqueue tasks for another function (or for themselves) get its URL without a dependency cycle.
     for name in decl.functions:
         env.append({"name": f"FUNCTION_URL_{name.upper()}", "value": function_url(cfg, name)})
-    for secret in [DB_SECRET, *decl.secrets]:
+    for secret in secrets_of(decl, unit):
         env.append({"name": secret, "value_source": {"secret_key_ref": {"secret": data[f"secret:{secret}"], "version": "latest"}}})
     return env
 
@@ -84,11 +87,18 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
     scheduler_sa = account("sched", "jobs", "Cloud Scheduler job runner")
     unit_sa = {name: account("fn", name, f"function {name}") for name in decl.functions}
     unit_sa.update({name: account("job", name, f"job {name}") for name in decl.jobs})
+    def member(unit: str) -> pulumi.Output:
+        return unit_sa[unit].email.apply(lambda e: f"serviceAccount:{e}")
+
     for unit, roles in UNIT_ROLES.items():
         if unit in unit_sa:
             for role in roles:
                 gcp.projects.IAMMember(f"{unit}-{role.split('/')[-1]}", project=cfg.project, role=role,
-                                       member=unit_sa[unit].email.apply(lambda e: f"serviceAccount:{e}"))
+                                       member=member(unit))
+    # Vertex AI runs the trainer as the train job's own account: train may act as itself, and no one else.
+    if "train" in unit_sa:
+        gcp.serviceaccount.IAMMember("train-acts-as-itself", service_account_id=unit_sa["train"].name,
+                                     role="roles/iam.serviceAccountUser", member=member("train"))
 
     # --- data stores ----------------------------------------------------------------------------
     sql = gcp.sql.DatabaseInstance("postgres", database_version="POSTGRES_16", region=cfg.region,
@@ -102,34 +112,38 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
         template={"containers": [{"image": "qdrant/qdrant:v1.12.4", "ports": {"container_port": 6333}}],
                   "scaling": {"min_instance_count": 1, "max_instance_count": 1}},
     )
-    for bucket in decl.buckets:
-        gcp.storage.Bucket(f"bucket-{bucket}", name=f"{cfg.project}-{bucket}", location=cfg.region,
-                           uniform_bucket_level_access=True, force_destroy=False)
+    for grant in decl.bucket_grants:
+        bucket = gcp.storage.Bucket(f"bucket-{grant.name}", name=f"{cfg.project}-{grant.name}", location=cfg.region,
+                                    uniform_bucket_level_access=True, force_destroy=False)
+        for role, units in (("roles/storage.objectAdmin", grant.writers), ("roles/storage.objectViewer", grant.readers)):
+            for unit in units:
+                gcp.storage.BucketIAMMember(f"bucket-{grant.name}-{unit}-{role.split('.')[-1]}", bucket=bucket.name,
+                                            role=role, member=member(unit))
 
     secrets = {}
     for name in [DB_SECRET, *decl.secrets]:
         secrets[name] = gcp.secretmanager.Secret(f"secret-{name.lower()}", secret_id=name.lower().replace("_", "-"),
                                                  replication={"auto": {}})
-        for unit, sa in unit_sa.items():
+    for unit in unit_sa:
+        for name in secrets_of(decl, unit):
             gcp.secretmanager.SecretIamMember(f"secret-{name.lower()}-{unit}", secret_id=secrets[name].id,
-                                              role="roles/secretmanager.secretAccessor",
-                                              member=sa.email.apply(lambda e: f"serviceAccount:{e}"))
+                                              role="roles/secretmanager.secretAccessor", member=member(unit))
 
     data = {"redis_url": redis.host.apply(lambda h: f"redis://{h}:6379/0"), "qdrant_url": qdrant.uri,
             "tasks_sa_email": tasks_sa.email, **{f"secret:{k}": v.secret_id for k, v in secrets.items()}}
-    env = _runtime_env(cfg, decl, data)
 
     # --- functions: one Cloud Run service each, all from one image --------------------------------
     services: dict[str, gcp.cloudrunv2.Service] = {}
     for name in decl.functions:
         services[name] = gcp.cloudrunv2.Service(
-            service_name(name), name=service_name(name), location=cfg.region, ingress="INGRESS_TRAFFIC_ALL",
+            service_name(name), name=service_name(name), location=cfg.region,
+            ingress="INGRESS_TRAFFIC_INTERNAL_ONLY" if name in INTERNAL_ONLY else "INGRESS_TRAFFIC_ALL",
             deletion_protection=False,
             template={
                 "service_account": unit_sa[name].email,
                 "containers": [{
                     "image": cfg.image,
-                    "envs": [*env, {"name": "FUNCTION_TARGET", "value": "handle"},
+                    "envs": [*_runtime_env(cfg, decl, data, name), {"name": "FUNCTION_TARGET", "value": "handle"},
                              {"name": "FUNCTION_SOURCE", "value": f"functions/{name}/main.py"}],
                     "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "cpu_idle": True},
                 }],
@@ -155,7 +169,8 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
             f"job-{name.replace('_', '-')}", location=cfg.region, deletion_protection=False,
             template={"template": {
                 "service_account": unit_sa[name].email,
-                "containers": [{"image": cfg.image, "commands": ["python", "-m", f"jobs.{name}.main"], "envs": env,
+                "containers": [{"image": cfg.image, "commands": ["python", "-m", f"jobs.{name}.main"],
+                                "envs": _runtime_env(cfg, decl, data, name),
                                 "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}],
                 "max_retries": 1,
             }},
@@ -163,6 +178,10 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
 
     # --- Pub/Sub ------------------------------------------------------------------------------------
     topics = {t: gcp.pubsub.Topic(f"topic-{t}", name=t) for t in decl.topics}
+    for grant in decl.topic_grants:
+        for unit in grant.publishers:
+            gcp.pubsub.TopicIAMMember(f"publish-{grant.name}-{unit}", topic=topics[grant.name].name,
+                                      role="roles/pubsub.publisher", member=member(unit))
     pubsub_agent = f"serviceAccount:service-{cfg.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
     for sub in decl.subscriptions:
         args: dict = {"name": sub.name, "topic": topics[sub.topic].id, "ack_deadline_seconds": sub.ack_deadline_s,
@@ -177,17 +196,28 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
             gcp.pubsub.TopicIAMMember(f"dlq-publish-{sub.name}", topic=topics[sub.dead_letter_topic].name,
                                       role="roles/pubsub.publisher", member=pubsub_agent)
         subscription = gcp.pubsub.Subscription(f"sub-{sub.name}", **args)
+        for unit in sub.subscribers:
+            gcp.pubsub.SubscriptionIAMMember(f"subscribe-{sub.name}-{unit}", subscription=subscription.name,
+                                             role="roles/pubsub.subscriber", member=member(unit))
         if sub.dead_letter_topic:
             gcp.pubsub.SubscriptionIAMMember(f"dlq-ack-{sub.name}", subscription=subscription.name,
                                              role="roles/pubsub.subscriber", member=pubsub_agent)
 
     # --- Cloud Tasks ----------------------------------------------------------------------------------
+    # A unit that enqueues may enqueue on its own queues only, and may mint tasks' OIDC tokens only as the tasks
+    # invoker account (serviceAccountUser on that one account, never project-wide).
     for queue in decl.queues:
-        gcp.cloudtasks.Queue(f"queue-{queue.name}", name=queue.name, location=cfg.region,
-                             rate_limits={"max_dispatches_per_second": queue.max_dispatches_per_second,
-                                          "max_concurrent_dispatches": queue.max_concurrent_dispatches},
-                             retry_config={"max_attempts": queue.max_attempts})
+        created = gcp.cloudtasks.Queue(f"queue-{queue.name}", name=queue.name, location=cfg.region,
+                                       rate_limits={"max_dispatches_per_second": queue.max_dispatches_per_second,
+                                                    "max_concurrent_dispatches": queue.max_concurrent_dispatches},
+                                       retry_config={"max_attempts": queue.max_attempts})
         invoker(f"invoke-{queue.target}-by-queue-{queue.name}", queue.target, tasks_sa)
+        for unit in queue.enqueued_by:
+            gcp.cloudtasks.QueueIamMember(f"enqueue-{queue.name}-{unit}", name=created.name, location=cfg.region,
+                                          role="roles/cloudtasks.enqueuer", member=member(unit))
+    for unit in sorted({u for q in decl.queues for u in q.enqueued_by}):
+        gcp.serviceaccount.IAMMember(f"{unit}-acts-as-tasks-invoker", service_account_id=tasks_sa.name,
+                                     role="roles/iam.serviceAccountUser", member=member(unit))
 
     # --- Cloud Scheduler ------------------------------------------------------------------------------
     for sched in decl.schedules:

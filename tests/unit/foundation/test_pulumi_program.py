@@ -114,3 +114,58 @@ def test_gateway_and_schedules_come_from_the_shared_declarations(declared):
     assert topics == set(load().topics)
     queues = {r.inputs["name"] for r in _of(declared, "gcp:cloudtasks/queue:Queue")}
     assert queues == {q.name for q in load().queues}
+
+
+def _sa(unit: str) -> str:
+    from infra.pulumi.program import _sa_id
+
+    kind = "fn" if unit in load().functions else "job"
+    return f"serviceAccount:{_sa_id(kind, unit)}@proj.iam.gserviceaccount.com"
+
+
+def test_no_project_wide_role_but_vertex_and_acting_as_only_the_tasks_invoker(declared):
+    project_roles = {(r.inputs["role"], r.inputs["member"]) for r in _of(declared, "gcp:projects/iAMMember:IAMMember")}
+    assert project_roles == {("roles/aiplatform.user", _sa("train"))}
+    acting = _of(declared, "gcp:serviceaccount/iAMMember:IAMMember")
+    assert {r.inputs["role"] for r in acting} == {"roles/iam.serviceAccountUser"}
+    enqueuers = {u for q in load().queues for u in q.enqueued_by}
+    assert {r.inputs["member"] for r in acting if r.name.endswith("-acts-as-tasks-invoker")} == {_sa(u) for u in enqueuers}
+    assert "trips" in enqueuers and "signals" not in enqueuers
+
+
+def test_each_queue_topic_and_bucket_is_granted_only_to_its_declared_units(declared):
+    decl = load()
+    queue_grants = {(r.inputs["name"], r.inputs["member"])
+                    for r in _of(declared, "gcp:cloudtasks/queueIamMember:QueueIamMember")}
+    assert queue_grants == {(q.name, _sa(u)) for q in decl.queues for u in q.enqueued_by}
+    topic_grants = {(r.inputs["topic"], r.inputs["member"])
+                    for r in _of(declared, "gcp:pubsub/topicIAMMember:TopicIAMMember")
+                    if r.inputs["role"] == "roles/pubsub.publisher" and not r.name.startswith("dlq-")}
+    assert topic_grants == {(t.name, _sa(u)) for t in decl.topic_grants for u in t.publishers}
+    bucket_roles = {(r.inputs["role"], r.inputs["member"]) for r in _of(declared, "gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert ("roles/storage.objectAdmin", _sa("signals")) not in bucket_roles
+    assert ("roles/storage.objectAdmin", _sa("nightly_extract")) in bucket_roles
+
+
+def test_each_unit_reads_only_its_own_secrets(declared):
+    grants: dict[str, set[str]] = {}
+    for r in _of(declared, "gcp:secretmanager/secretIamMember:SecretIamMember"):
+        grants.setdefault(r.inputs["member"], set()).add(r.inputs["secretId"].removesuffix("-id").removeprefix("secret-"))
+    assert grants[_sa("health")] == {"database_url"}
+    assert grants[_sa("signal_sink")] == {"database_url", "signal_pseudonym_salt"}
+    assert "admin_token" not in grants[_sa("signal_sink")] and "admin_token" in grants[_sa("admin")]
+    # what is mounted as env is what may be read
+    for svc in _of(declared, "gcp:cloudrunv2/service:Service"):
+        if not svc.name.startswith("fn-"):
+            continue
+        unit = svc.name.removeprefix("fn-").replace("-", "_")
+        mounted = {e["name"].lower() for c in svc.inputs["template"]["containers"] for e in c["envs"] if "valueSource" in e}
+        assert mounted == grants[_sa(unit)], unit
+
+
+def test_push_and_task_only_targets_take_internal_traffic_only(declared):
+    ingress = {r.name.removeprefix("fn-").replace("-", "_"): r.inputs["ingress"]
+               for r in _of(declared, "gcp:cloudrunv2/service:Service") if r.name.startswith("fn-")}
+    for unit in ("signal_sink", "prewarm", "pivot_outcomes"):
+        assert ingress[unit] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    assert set(ingress) - {"signal_sink", "prewarm", "pivot_outcomes"} <= backends_named()
