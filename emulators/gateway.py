@@ -29,6 +29,7 @@ from infra.pulumi.openapi import operations, render
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "host", "content-length"}
 USERINFO_HEADER = "X-Apigateway-Api-Userinfo"
+MAX_BODY_BYTES = 32 * 1024 * 1024   # Google API Gateway's request size limit; the functions set their own, lower
 
 DOCS_PAGE = """<!doctype html><html><head><title>Concierge API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
@@ -38,6 +39,20 @@ DOCS_PAGE = """<!doctype html><html><head><title>Concierge API</title>
 
 def _gateway_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": "gateway", "message": message}}, status_code=status)
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The request body, read as it streams in; None once it passes MAX_BODY_BYTES (Content-Length or not)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _userinfo(request: Request) -> str | None:
@@ -74,7 +89,9 @@ def build_app(function_urls: dict[str, str], project: str) -> Starlette:
                     )
                 headers[USERINFO_HEADER] = info
             url = address + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            body = await request.body()
+            body = await _bounded_body(request)
+            if body is None:
+                return _gateway_error(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
             try:
                 resp = await session["client"].request(
                     request.method, url, headers=headers, data=body, allow_redirects=False,
@@ -142,7 +159,11 @@ def build_app(function_urls: dict[str, str], project: str) -> Starlette:
         yield
         await session["client"].close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def no_route(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 404)
+        return _gateway_error(status, f"no operation for {request.method} {request.url.path}; see /openapi.json")
+
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: no_route, 405: no_route})
 
 
 def main() -> None:

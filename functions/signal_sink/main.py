@@ -25,6 +25,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from shared.api import json_input
 from shared.api.errors import bad_request
 from shared.api.http import Router, endpoint, json_response
 
@@ -41,9 +42,9 @@ class Poison(Exception):
 
 def _envelope(request: flask.Request) -> dict[str, Any]:
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("body: not JSON; expected a Pub/Sub push envelope", "body") from None
+        body = json_input.loads(request.get_data(cache=True) or b"null")
+    except json_input.InvalidJson as exc:
+        raise bad_request(f"{exc.message}; expected a Pub/Sub push envelope", exc.field) from None
     if not isinstance(body, dict) or not isinstance(body.get("message"), dict):
         raise bad_request("message: expected a Pub/Sub push envelope with a 'message' object", "message")
     return body
@@ -69,7 +70,9 @@ def _parse(message: dict[str, Any]):
     if not isinstance(raw, str) or not raw:
         raise Poison("undecodable", "message.data: missing or not a base64 string")
     try:
-        payload = json.loads(base64.b64decode(raw, validate=True).decode("utf-8"))
+        payload = json_input.loads(base64.b64decode(raw, validate=True).decode("utf-8"))
+    except json_input.InvalidJson as exc:
+        raise Poison("undecodable" if exc.syntax else "schema_invalid", f"message.data.{exc.field}: {exc.message}") from None
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise Poison("undecodable", f"message.data: not base64-encoded UTF-8 JSON ({exc})") from None
     if not isinstance(payload, dict):

@@ -44,8 +44,8 @@ def decode_push(envelope: dict) -> tuple[Any, dict[str, str], str]:
     raw = message.get("data", "")
     try:
         payload = json.loads(base64.b64decode(raw).decode() or "null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"message.data: not base64-encoded JSON ({exc})") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"message.data: not base64-encoded JSON ({exc.__class__.__name__})") from None
     return payload, dict(message.get("attributes") or {}), str(message.get("messageId") or message.get("message_id") or "")
 
 

@@ -10,14 +10,17 @@ import binascii
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, RequestRedirect, Rule
 
+from shared.adapters.secrets import SecretUnavailable
+from shared.api import json_input
 from shared.api.errors import ApiError, bad_request, from_validation_error, unauthenticated
 from shared.domains.errors import DomainError
 
@@ -25,6 +28,7 @@ log = logging.getLogger("concierge.api")
 M = TypeVar("M", bound=BaseModel)
 
 USERINFO_HEADER = "X-Apigateway-Api-Userinfo"
+_SLASHES = re.compile(r"/{2,}")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -38,16 +42,41 @@ def error_response(err: ApiError) -> flask.Response:
     return json_response(err.body(), err.status)
 
 
-def json_body(request: flask.Request, *, max_bytes: int = 2_000_000) -> Any:
+MAX_BODY_BYTES = 2_000_000
+JSON_TYPES = ("application/json",)
+
+
+def json_body(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """The request's JSON document, strictly parsed (shared.api.json_input says what is refused and why).
+
+    The size limit is enforced while reading, so a chunked body without Content-Length cannot get past it."""
+    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type",
+                       f"Content-Type must be application/json, not {request.mimetype or 'missing'}", "Content-Type")
     if request.content_length and request.content_length > max_bytes:
         raise ApiError(413, "payload_too_large", f"body is larger than {max_bytes} bytes", "body")
-    raw = request.get_data(cache=True)
+    # werkzeug stops a streamed (chunked) body at max_content_length without saying so: read one byte more
+    # than allowed, and a body that fills it is too large
+    request.max_content_length = max_bytes + 1
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raw = None
+    if raw is None or len(raw) > max_bytes:
+        raise ApiError(413, "payload_too_large", f"body is larger than {max_bytes} bytes", "body")
     if not raw:
         raise bad_request("request body is empty; send a JSON document", "body")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"body is not valid JSON: {exc}", "body") from None
+        return json_input.loads(raw)
+    except json_input.InvalidJson as exc:
+        raise bad_request(exc.message, exc.field) from None
+
+
+def check_text(value: str, field: str) -> str:
+    """A path id or query value: the rule body strings follow (no NUL or control characters)."""
+    if json_input.has_control_characters(value):
+        raise bad_request("contains a NUL or control character; remove it", field)
+    return value
 
 
 def parse(model: type[M], data: Any, prefix: str = "") -> M:
@@ -94,6 +123,14 @@ def endpoint(fn: Callable[[flask.Request], flask.Response]) -> Callable[[flask.R
             return error_response(err)
         except DomainError as err:
             return error_response(from_domain_error(err))
+        except SecretUnavailable as exc:
+            log.error("%s", exc)
+            return json_response({"error": {"code": "unavailable", "message": str(exc)}}, 503)
+        except HTTPException as exc:  # werkzeug's own 4xx (a malformed request it refused to read)
+            if exc.code is None or exc.code >= 500:
+                raise
+            return json_response({"error": {"code": exc.name.lower().replace(" ", "_"),
+                                            "message": exc.description or exc.name}}, exc.code)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
             return json_response({"error": {"code": "internal", "message": "internal error; it has been logged"}}, 500)
@@ -105,7 +142,7 @@ class Router:
     """Routes within one endpoint family (one function), using werkzeug's URL map."""
 
     def __init__(self) -> None:
-        self._map = Map(strict_slashes=False)
+        self._map = Map(strict_slashes=False, merge_slashes=False)
         self._handlers: dict[str, Callable[..., flask.Response]] = {}
 
     def route(self, method: str, pattern: str) -> Callable:
@@ -118,12 +155,18 @@ class Router:
         return register
 
     def dispatch(self, request: flask.Request) -> flask.Response:
-        adapter = self._map.bind("local", path_info=request.path)
+        """Repeated slashes are one (a path that decodes to '//' is the same route, never a redirect); a path
+        id with a control character is a 400 naming that id."""
+        path = _SLASHES.sub("/", request.path)
+        adapter = self._map.bind("local", path_info=path)
         try:
             name, args = adapter.match(method=request.method)
-        except NotFound:
-            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}", "path") from None
+        except (NotFound, RequestRedirect):
+            raise ApiError(404, "not_found", f"no route for {request.method} {path}", "path") from None
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}", "method") from None
+        for key, value in args.items():
+            if isinstance(value, str):
+                check_text(value, key)
         return self._handlers[name](request, **args)

@@ -148,3 +148,18 @@ def test_health_through_the_gateway_names_a_failing_dependency(stack):
     ok = httpx.get(f"{stack.gateway_url}/v1/health", timeout=10)
     assert ok.status_code == 200, ok.text
     assert set(ok.json()["dependencies"]) == {"postgres", "redis", "qdrant", "pubsub", "tasks", "gcs"}
+
+
+def test_liveness_calls_nothing_and_an_all_up_health_answer_is_shared_briefly(stack):
+    import httpx
+
+    live = httpx.get(f"{stack.gateway_url}/v1/health/live", timeout=10)
+    assert live.status_code == 200 and live.json() == {"status": "alive"}
+    for _ in range(20):  # wait out an answer cached by an earlier caller, then the next one reuses the fresh one
+        first = httpx.get(f"{stack.gateway_url}/v1/health", timeout=10).json()
+        if not first["cached"]:
+            break
+        time.sleep(0.5)
+    second = httpx.get(f"{stack.gateway_url}/v1/health", timeout=10).json()
+    assert first["cached"] is False and first["status"] == second["status"] == "up"
+    assert second["cached"] is True and second["checked_at"] == first["checked_at"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 MAX_DAYS = 14
 MAX_GROUP = 8
+MAX_YEARS_AHEAD = 5   # a trip starts at most this far ahead: the limit keeps 9999-12-31 out, not real plans
 BUDGETS = {"low": 1, "medium": 2, "high": 3, "luxury": 4}
 MOODS = ("relaxed", "energetic", "romantic", "cozy", "adventurous", "cultural", "hungry", "lively", "quiet")
 _CITY = re.compile(r"^[a-z0-9][a-z0-9 .,'-]{0,79}$", re.IGNORECASE)
@@ -19,7 +20,8 @@ class TripRequest(BaseModel):
     """POST /v1/trips.
 
     city:            a city id or name ("seattle", "San Francisco")
-    start_date/end_date: ISO dates, end >= start, at most 14 days inclusive
+    start_date/end_date: ISO dates, end >= start, at most 14 days inclusive; the start not in the past (UTC,
+                     a day's grace for time zones) and at most MAX_YEARS_AHEAD years ahead
     tags:            onboarding tags, object or list (see shared/domains/travel/trips/tags.py for the vocabulary)
     budget:          "low" | "medium" | "high" | "luxury" or 1..4: the highest price level a stop may have
     group_user_ids:  other travellers (existing users with a persona) to plan a compromise trip for
@@ -40,13 +42,19 @@ class TripRequest(BaseModel):
             raise ValueError("city must be a city name or id (letters, digits, spaces, - . , ')")
         return v.strip()
 
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget_type(cls, v):
+        """Before pydantic's coercion, which would take true as 1 and 2.0 as 2."""
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
+            raise ValueError("budget must be low|medium|high|luxury or 1..4")
+        return v
+
     @field_validator("budget")
     @classmethod
     def _budget(cls, v):
         if v is None:
             return v
-        if isinstance(v, bool):
-            raise ValueError("budget must be low|medium|high|luxury or 1..4")
         if isinstance(v, int):
             if not 1 <= v <= 4:
                 raise ValueError("budget must be between 1 and 4")
@@ -63,6 +71,17 @@ class TripRequest(BaseModel):
                 raise ValueError(f"not a user id: {x!r}")
         if len(set(v)) != len(v):
             raise ValueError("group_user_ids repeats a user")
+        return v
+
+    @field_validator("start_date")
+    @classmethod
+    def _start(cls, v: dt.date) -> dt.date:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        if v < today - dt.timedelta(days=1):
+            raise ValueError(f"is in the past; a new trip starts on or after {today.isoformat()}")
+        latest = today.replace(year=today.year + MAX_YEARS_AHEAD, day=min(today.day, 28))
+        if v > latest:
+            raise ValueError(f"is more than {MAX_YEARS_AHEAD} years ahead (latest {latest.isoformat()})")
         return v
 
     @field_validator("end_date")

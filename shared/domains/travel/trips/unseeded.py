@@ -65,11 +65,12 @@ def candidate_from_place(place: dict) -> Candidate | None:
 async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str | None]:
     from shared.domains.travel.catalogue.places_client import PlacesClient, PlacesError
 
-    client = PlacesClient(pool, timeout_s=4.0)
     seen: dict[str, Candidate] = {}
     error = None
+    client = None
     for q in QUERIES:
         try:
+            client = client or PlacesClient(pool, timeout_s=4.0)  # reading its key can fail too (no credentials)
             answer = await client.search_text(q.format(city=city_name), max_results=20)
         except PlacesError as exc:
             error = str(exc)
