@@ -324,7 +324,7 @@ def _learn_args(body: Any) -> list[str]:
 @router.route("POST", "/v1/admin/models/learn")
 def request_learning(request: flask.Request) -> flask.Response:
     require_admin(request)
-    body = json_body(request) if request.get_data() else {}
+    body = json_body(request, optional=True)
     args = _learn_args(body)  # validated here, so the task cannot fail on its input
     from shared.adapters.tasks import enqueue_http
     from shared.settings import get_settings

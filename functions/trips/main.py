@@ -79,11 +79,6 @@ def get_trip(request: flask.Request, trip_id: str) -> flask.Response:
     return _respond(trip_view(trip, slots), trip["model_version"])
 
 
-def _optional_body(request: flask.Request):
-    raw = request.get_data(cache=True)
-    return json_body(request) if raw and raw.strip() else {}
-
-
 @router.route("PATCH", "/v1/trips/<trip_id>/slots/<slot_id>")
 def swap_slot(request: flask.Request, trip_id: str, slot_id: str) -> flask.Response:
     from shared.adapters.aio import run_sync
@@ -93,7 +88,7 @@ def swap_slot(request: flask.Request, trip_id: str, slot_id: str) -> flask.Respo
     from shared.domains.travel.trips.schemas import SwapRequest
 
     user = current_user(request)
-    req = parse(SwapRequest, _optional_body(request))
+    req = parse(SwapRequest, json_body(request, optional=True))
 
     async def go():
         async with (await get_pool()).acquire() as conn:

@@ -46,13 +46,11 @@ MAX_BODY_BYTES = 2_000_000
 JSON_TYPES = ("application/json",)
 
 
-def json_body(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
-    """The request's JSON document, strictly parsed (shared.api.json_input says what is refused and why).
+def json_body(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES, optional: bool = False) -> Any:
+    """The request's JSON document, strictly parsed (shared.api.json_input says what is refused and why);
+    with optional=True an empty body is {} (a PATCH may send none).
 
     The size limit is enforced while reading, so a chunked body without Content-Length cannot get past it."""
-    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type",
-                       f"Content-Type must be application/json, not {request.mimetype or 'missing'}", "Content-Type")
     if request.content_length and request.content_length > max_bytes:
         raise ApiError(413, "payload_too_large", f"body is larger than {max_bytes} bytes", "body")
     # werkzeug stops a streamed (chunked) body at max_content_length without saying so: read one byte more
@@ -64,8 +62,13 @@ def json_body(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> Any
         raw = None
     if raw is None or len(raw) > max_bytes:
         raise ApiError(413, "payload_too_large", f"body is larger than {max_bytes} bytes", "body")
-    if not raw:
+    if not raw.strip():
+        if optional:
+            return {}
         raise bad_request("request body is empty; send a JSON document", "body")
+    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type",
+                       f"Content-Type must be application/json, not {request.mimetype or 'missing'}", "Content-Type")
     try:
         return json_input.loads(raw)
     except json_input.InvalidJson as exc:

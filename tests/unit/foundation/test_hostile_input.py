@@ -101,9 +101,10 @@ def test_a_body_that_is_not_declared_json_is_a_415(content_type):
     assert resp.status_code == 415 and error(resp)["field"] == "Content-Type"
 
 
-def test_a_chunked_body_over_the_limit_is_a_413_while_it_is_read():
+@pytest.mark.parametrize("method,path", [("POST", "/v1/trips"), ("PATCH", "/v1/trips/trp_x/slots/slot_1")])
+def test_a_chunked_body_over_the_limit_is_a_413_while_it_is_read(method, path):
     body = json.dumps({**TRIP, "tags": {"food": ["x" * 3_000_000]}}).encode()
-    resp = call(trips, "POST", "/v1/trips", None, input_stream=io.BytesIO(body),
+    resp = call(trips, method, path, None, input_stream=io.BytesIO(body),
                 headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
     assert resp.status_code == 413, resp.get_data(as_text=True)
 
