@@ -15,4 +15,7 @@ RUN pip install --no-cache-dir .
 # Model files exported at build time (cloudbuild's build step runs the export into .cache/models first).
 COPY .cache/models ./.cache/models
 ENV CONCIERGE_MODEL_DIR=/app/.cache/models
+# Datasets are not baked in: the `datasets` bucket is mounted read-only at /data into the units that read them
+# (infra/pulumi/resources.yaml `mount`, a Cloud Run GCS volume); elsewhere /data is absent and nothing reads it.
+ENV CONCIERGE_DATA_DIR=/data
 CMD ["sh", "-c", "exec functions-framework --source ${FUNCTION_SOURCE} --target ${FUNCTION_TARGET:-handle} --port ${PORT}"]

@@ -27,6 +27,9 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
 
 
+DEFAULT_RATE_LIMITS = {"trips": "20/600", "pivots": "30/60", "streams": "6/60"}
+
+
 @dataclass(frozen=True)
 class Settings:
     project: str
@@ -43,6 +46,10 @@ class Settings:
     data_dir: Path
     model_dir: Path
     function_urls: dict[str, str] = field(default_factory=dict)
+    qdrant_api_key: str = ""           # Qdrant's service API key (the cloud's QDRANT_API_KEY secret); "" locally
+    push_service_account: str = ""     # the account Pub/Sub push requests must come from (its OIDC token's email)
+    caller_auth: str = "oidc"          # push and task handlers verify their caller's OIDC token; "local": the
+                                       # local stack, whose emulators attach none (shared/api/caller_identity.py)
     daily_llm_budget_usd: float = 5.0
     places_daily_cap: int = 500
     places_api_key: str = ""
@@ -51,6 +58,10 @@ class Settings:
     shadow_share: float = 0.5          # share of warm travellers' trips a model in shadow scores
     ml_holdout_share: float = 0.0      # share of users never served by ML (the A/B control arm)
     exploration_share: float = 0.1     # share of stops that take a random one of their best options (IPS logs)
+    # per-user token buckets, BURST/SECONDS (shared.engine.quotas): trip creation, swaps and pivots, live streams
+    rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    llm_user_share: float = 0.2        # the most of the daily LLM budget one user's requests may spend
+    places_user_share: float = 0.1     # the most of the daily Places cap one user's requests may spend
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -84,6 +95,9 @@ def load_settings() -> Settings:
         data_dir=Path(_env("CONCIERGE_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data"))),
         model_dir=Path(_env("CONCIERGE_MODEL_DIR", str(REPO_ROOT / ".cache" / "models"))),
         function_urls=function_urls,
+        qdrant_api_key=_env("QDRANT_API_KEY"),
+        push_service_account=_env("PUSH_SERVICE_ACCOUNT"),
+        caller_auth=_env("CALLER_AUTH", "oidc"),
         daily_llm_budget_usd=float(_env("LLM_DAILY_BUDGET_USD", "5.0")),
         places_daily_cap=_int("PLACES_DAILY_CAP", 500),
         places_api_key=_env("PLACES_API_KEY"),
@@ -92,6 +106,9 @@ def load_settings() -> Settings:
         shadow_share=float(_env("SHADOW_SHARE", "0.5")),
         ml_holdout_share=float(_env("ML_HOLDOUT_SHARE", "0.0")),
         exploration_share=float(_env("EXPLORATION_SHARE", "0.1")),
+        rate_limits={name: _env(f"RATE_LIMIT_{name.upper()}", spec) for name, spec in DEFAULT_RATE_LIMITS.items()},
+        llm_user_share=float(_env("LLM_USER_SHARE", "0.2")),
+        places_user_share=float(_env("PLACES_USER_SHARE", "0.1")),
     )
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import flask
 import functions_framework
 
+from shared.api.caller_identity import PUSH, TASKS, require_caller
 from shared.api.errors import ApiError, bad_request
 from shared.api.http import Router, endpoint, json_body, json_response, parse
 
@@ -32,6 +33,7 @@ RESOLVE_PATH = "/tasks/resolve"
 
 @router.route("POST", "/")
 def on_pivot(request: flask.Request) -> flask.Response:
+    require_caller(request, "pivot_outcomes", PUSH)
     from shared.adapters.pubsub import decode_push
     from shared.domains.errors import InvalidRequest
     from shared.domains.travel.trips.pivot_outcomes import proposals
@@ -61,6 +63,7 @@ def on_pivot(request: flask.Request) -> flask.Response:
 
 @router.route("POST", RESOLVE_PATH)
 def resolve(request: flask.Request) -> flask.Response:
+    require_caller(request, "pivot_outcomes", TASKS)
     from shared.adapters.aio import run_sync
     from shared.domains.travel.trips.pivot_outcomes import Proposal
 

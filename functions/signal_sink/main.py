@@ -26,6 +26,7 @@ import flask
 import functions_framework
 
 from shared.api import json_input
+from shared.api.caller_identity import PUSH, require_caller
 from shared.api.errors import bad_request
 from shared.api.http import Router, endpoint, json_response
 
@@ -149,6 +150,7 @@ def _poison(envelope: dict[str, Any], poison: Poison) -> flask.Response:
 
 @router.route("POST", "/")
 def push(request: flask.Request) -> flask.Response:
+    require_caller(request, "signal_sink", PUSH)
     from shared.adapters.aio import run_sync
     from shared.engine.events.anonymise import PseudonymSaltMissing
 

@@ -1,7 +1,9 @@
 """Load resources.yaml and discover the deployable units, for Pulumi and the local stack alike."""
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -23,12 +25,14 @@ class Bucket:
     name: str
     writers: tuple[str, ...] = ()
     readers: tuple[str, ...] = ()
+    mount: str | None = None  # mounted read-only at this path into its readers (a Cloud Run GCS volume)
 
 
 @dataclass(frozen=True)
 class Secret:
     name: str
     readers: tuple[str, ...] = ()
+    optional: bool = False  # the code runs without it (labelled fallbacks): no value configured, nothing mounted
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,10 @@ def load(path: Path = DECLARATION_FILE, strict: bool = True) -> Declaration:
     instead of raising; Pulumi and the tests always load strictly."""
     raw = yaml.safe_load(path.read_text())
     topics = [Topic(t["name"], tuple(t.get("publishers", []))) for t in raw.get("topics", [])]
-    buckets = [Bucket(b["name"], tuple(b.get("writers", [])), tuple(b.get("readers", [])))
+    buckets = [Bucket(b["name"], tuple(b.get("writers", [])), tuple(b.get("readers", [])), b.get("mount"))
                for b in raw.get("buckets", [])]
-    secrets = [Secret(x, ()) if isinstance(x, str) else Secret(x["name"], tuple(x.get("readers", [])))
+    secrets = [Secret(x, ()) if isinstance(x, str)
+               else Secret(x["name"], tuple(x.get("readers", [])), bool(x.get("optional", False)))
                for x in raw.get("secrets", [])]
     decl = Declaration(
         topics=[t.name for t in topics],
@@ -137,4 +142,57 @@ def problems_in(decl: Declaration) -> list[str]:
     grants += [(f"secret {x.name}", x.readers) for x in decl.secret_grants]
     for what, names in grants:
         problems += [f"{what}: grants access to unknown unit {n}" for n in names if n not in units]
+    for bucket in decl.bucket_grants:
+        if bucket.mount is not None and not bucket.mount.startswith("/"):
+            problems.append(f"bucket {bucket.name}: mount must be an absolute path, not {bucket.mount!r}")
     return problems
+
+
+# --- what each unit's code reaches ------------------------------------------------------------------
+# Network access and store credentials follow the code: a unit is attached to the VPC for Redis, or allowed
+# through the Qdrant firewall, only when its entry point imports that adapter (directly, or through any module
+# of this repository, including imports inside functions). Derived, so it cannot drift from the code.
+
+def unit_module(decl: Declaration, unit: str) -> str:
+    return f"functions.{unit}.main" if unit in decl.functions else f"jobs.{unit}.main"
+
+
+def _module_file(module: str) -> Path | None:
+    base = REPO_ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Modules of this repository a file imports (absolute imports; `from a import b` may name module a.b)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if _module_file(m) is not None}
+
+
+@lru_cache(maxsize=None)
+def reachable_modules(module: str) -> frozenset[str]:
+    """Every repository module `module` imports, transitively."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        path = _module_file(current)
+        if current in seen or path is None:
+            continue
+        seen.add(current)
+        todo.extend(_imports_of(path) - seen)
+    return frozenset(seen)
+
+
+def units_reaching(decl: Declaration, module: str) -> list[str]:
+    """The functions and jobs whose code imports `module`. (A module run as a subprocess, such as admin's
+    `python -m jobs.learn.main`, is not followed: its unit must reach what the subprocess needs by import too.)"""
+    return [u for u in [*decl.functions, *decl.jobs] if module in reachable_modules(unit_module(decl, u))]

@@ -1,15 +1,23 @@
-"""Qdrant (in the cloud: self-hosted on Cloud Run; locally: qdrant-client local mode behind
-emulators/qdrant_server.py, which speaks the same REST API so every process can share one store).
+"""Qdrant (in the cloud: self-hosted on a Compute Engine VM in the VPC, which requires the QDRANT_API_KEY secret;
+locally: qdrant-client local mode behind emulators/qdrant_server.py, which speaks the same REST API so every process
+can share one store, and needs no key).
 
 QDRANT_URL may also be ":memory:" or "path:<dir>" for single-process tools that want local mode directly.
 """
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import lru_cache
 
-from qdrant_client import QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from shared.settings import get_settings
+
+
+def _api_key() -> str | None:
+    """Sent as Qdrant's api-key header when set (the cloud); unset locally, where no key is sent."""
+    return get_settings().qdrant_api_key or None
 
 
 def client_for(url: str) -> QdrantClient:
@@ -17,7 +25,7 @@ def client_for(url: str) -> QdrantClient:
         return QdrantClient(location=":memory:")
     if url.startswith("path:"):
         return QdrantClient(path=url[len("path:"):])
-    return QdrantClient(url=url, timeout=10, prefer_grpc=False)
+    return QdrantClient(url=url, timeout=10, prefer_grpc=False, api_key=_api_key())
 
 
 @lru_cache(maxsize=4)
@@ -31,3 +39,28 @@ def get_qdrant() -> QdrantClient:
 
 def ping() -> None:
     get_qdrant().get_collections()
+
+
+# --- request paths: the async client ----------------------------------------------------------------------
+# Every request of a function runs its coroutines on one event loop (shared.adapters.aio): a blocking search
+# there would stall every request in flight, so request paths use AsyncQdrantClient. Its HTTP connections
+# belong to the loop that opened them, hence one client per loop.
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncQdrantClient]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def async_client_for(url: str) -> AsyncQdrantClient:
+    if url == ":memory:":
+        return AsyncQdrantClient(location=":memory:")
+    if url.startswith("path:"):
+        return AsyncQdrantClient(path=url[len("path:"):])
+    return AsyncQdrantClient(url=url, timeout=10, prefer_grpc=False, api_key=_api_key())
+
+
+def get_async_qdrant() -> AsyncQdrantClient:
+    """The running loop's client for settings.qdrant_url (call from a coroutine)."""
+    url = get_settings().qdrant_url
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    if url not in per_loop:
+        per_loop[url] = async_client_for(url)
+    return per_loop[url]
