@@ -4,6 +4,8 @@ Each operation's x-google-backend names its function; requests are proxied to th
 URL with the path appended (APPEND_PATH_TO_ADDRESS), as in the cloud. Operations secured by the
 `firebase` scheme need a bearer token; the local dev token is the user id itself, and the gateway
 forwards the claims in X-Apigateway-Api-Userinfo exactly as API Gateway does after validating a JWT.
+The `api_key` requirement and the quotas (x-google-management, x-google-quota) are API Gateway's alone: locally
+no key is needed (one sent in `?key=` is passed through and ignored) and no quota is counted.
 
 Run: python -m emulators.gateway --port 8080 --urls '{"health": "http://127.0.0.1:8101", ...}'
 """

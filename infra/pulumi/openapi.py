@@ -6,7 +6,6 @@ so routing cannot drift between them.
 from __future__ import annotations
 
 import re
-from string import Template
 from typing import Any
 
 import yaml
@@ -29,7 +28,9 @@ def render(function_urls: dict[str, str], project: str) -> dict[str, Any]:
     missing = backends_named() - set(function_urls)
     if missing:
         raise KeyError(f"openapi.yaml routes to functions with no URL: {sorted(missing)}")
-    text = Template(raw_document()).substitute({**function_urls, "project": project})
+    values = {**function_urls, "project": project}
+    # only ${name} placeholders are substituted: a generated schema's regex may end in a bare "$"
+    text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], raw_document())
     return yaml.safe_load(text)
 
 

@@ -6,6 +6,9 @@ of those used to turn into a 500 or, worse, a 202 followed by a signal the sink 
 - nesting ~1,000 deep: the parser raises RecursionError;
 - NUL and other control characters in strings (and in object keys): Postgres text rejects NUL, and no field of
   ours has a use for the others (tab, newline and carriage return are allowed).
+- an unpaired UTF-16 surrogate ("\ud800" with no partner): JSON can spell it and Python decodes it, but it is
+  no character, and UTF-8 (Postgres text and jsonb, Redis, Pub/Sub) cannot encode it. pydantic's str refuses it;
+  a hand-validated field did not (a promotion's reason: a 500 from Postgres' jsonb).
 `loads` rejects each of these with an InvalidJson naming the field, so the caller answers 400 once.
 """
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 
 MAX_DEPTH = 32
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")   # a pair decodes to one code point, so any left is unpaired
+_NOT_UNICODE = "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not a character; send valid Unicode"
 
 
 class InvalidJson(ValueError):
@@ -52,19 +57,23 @@ def check(doc: Any, *, max_depth: int = MAX_DEPTH) -> None:
                     sub = f"{path}.{key}" if path else str(key)
                     if _CONTROL.search(key):
                         raise InvalidJson("a key contains a NUL or control character", _printable(sub))
+                    if _SURROGATE.search(key):
+                        raise InvalidJson("a key " + _NOT_UNICODE, _printable(sub))
                     stack.append((item, sub, depth + 1))
             else:
                 stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
         elif isinstance(value, str):
             if _CONTROL.search(value):
                 raise InvalidJson("contains a NUL or control character; remove it", path or "body")
+            if _SURROGATE.search(value):
+                raise InvalidJson(_NOT_UNICODE, path or "body")
         elif isinstance(value, float) and not math.isfinite(value):
             raise InvalidJson("is not a finite number (NaN, Infinity or out of range); send a finite number or null",
                               path or "body")
 
 
 def _printable(field: str) -> str:
-    return _CONTROL.sub("?", field)
+    return _SURROGATE.sub("?", _CONTROL.sub("?", field))
 
 
 def has_control_characters(text: str) -> bool:

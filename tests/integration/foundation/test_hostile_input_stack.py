@@ -64,3 +64,37 @@ def test_a_known_unseeded_city_without_a_places_key_is_never_a_500(stack):
     assert resp.status_code == 201 and body["catalogue"] == "places_fallback", body
     assert not any(day["slots"] for day in body["days"])
     assert "Places" in body["empty_reason"] and "unavailable" in body["empty_reason"], body["empty_reason"]
+
+
+def test_an_unpaired_surrogate_in_a_hand_validated_field_is_a_400_not_a_500(stack):
+    """Found following the contract fuzz (its generated strings carry unpaired surrogates; once bench/fuzz.py had a
+    registered model to promote, a reason could reach the registry): JSON may spell an unpaired UTF-16 surrogate
+    ("\\ud800"), which Python decodes into a string no store can keep. pydantic's str refuses it; the admin
+    function's hand-validated `reason` did not, and Postgres' jsonb refused the note: a 500 (the promotion rolled
+    back). Now the one JSON parse path refuses it, naming the field."""
+    import asyncio
+
+    from shared.adapters.postgres import create_pool
+    from shared.engine.registry.store import get_model, register_candidate, transition
+
+    async def shadow_model() -> None:
+        pool = await create_pool(stack.env["DATABASE_URL"])
+        try:
+            await register_candidate(pool, "surrogate-test", "v1", "gs://models/surrogate-test/v1")
+            await transition(pool, "surrogate-test", "v1", "shadow")
+        finally:
+            await pool.close()
+
+    async def status() -> str:
+        pool = await create_pool(stack.env["DATABASE_URL"])
+        try:
+            return (await get_model(pool, "surrogate-test", "v1")).status
+        finally:
+            await pool.close()
+
+    asyncio.run(shadow_model())
+    resp = _post(stack, "/v1/admin/models/surrogate-test/v1/promote", '{"reason": "because \\ud800"}',
+                 {"X-Admin-Token": stack.env["ADMIN_TOKEN"]})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["field"] == "reason"
+    assert asyncio.run(status()) == "shadow"

@@ -29,7 +29,7 @@ def test_health_is_public_and_user_routes_need_a_token():
     document = render({name: "https://x" for name in backends_named()}, "proj")
     by_path = {(m, p): op for m, p, op in operations(document)}
     assert "security" not in by_path[("GET", "/v1/health")]
-    assert by_path[("POST", "/v1/trips")]["security"] == [{"firebase": []}]
+    assert by_path[("POST", "/v1/trips")]["security"] == [{"firebase": [], "api_key": []}]  # the key: quotas
 
 
 def _repo_paths_in(command: str) -> list[str]:

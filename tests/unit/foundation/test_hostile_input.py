@@ -117,3 +117,36 @@ def test_the_parser_checks_keys_and_nesting_without_recursing():
     with pytest.raises(json_input.InvalidJson):
         json_input.loads("[" * 33 + "]" * 33)
     json_input.loads("[" * 32 + "]" * 32)
+
+
+@pytest.mark.parametrize("raw,field", [
+    ('{"reason": "because \\ud800"}', "reason"),            # a lone high surrogate
+    ('{"signals": [{"model_version": "\\udc00x"}]}', "signals[0].model_version"),  # a lone low one
+    ('{"k\\ud800": 1}', "k?"),                               # in a key
+])
+def test_an_unpaired_surrogate_is_refused_naming_the_field(raw, field):
+    """Found by the contract fuzz's generated strings: JSON can spell "\\ud800", Python decodes it, UTF-8 (Postgres,
+    Redis, Pub/Sub) cannot encode it; a hand-validated field (an admin promotion's reason) reached Postgres' jsonb
+    with it and got a 500 (tests/integration/foundation/test_hostile_input_stack.py reproduces it end to end)."""
+    with pytest.raises(json_input.InvalidJson) as err:
+        json_input.loads(raw)
+    assert err.value.field == field and "surrogate" in err.value.message
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted():
+    assert json_input.loads('{"mood": "\\ud83d\\ude00"}') == {"mood": "\U0001F600"}
+
+
+def test_an_unpaired_surrogate_in_an_admin_reason_is_a_400_before_the_registry(monkeypatch):
+    monkeypatch.setenv("ADMIN_TOKEN", "s3cret")
+    from functions.admin.main import handle as admin
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        resp = call(admin, "POST", "/v1/admin/models/bpr/v1/promote", '{"reason": "because \\ud800"}',
+                    headers={"X-Admin-Token": "s3cret"})
+    finally:
+        get_settings.cache_clear()
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert error(resp)["field"] == "reason"
