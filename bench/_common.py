@@ -14,6 +14,14 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 sys.path.insert(0, str(REPO_ROOT))
 
 
+def lift_rate_limits() -> None:
+    """Benchmarks measure planning, not the per-user limits: a stack started after this (its functions inherit
+    the environment) lets a few benchmark users send thousands of requests."""
+    from shared.settings import DEFAULT_RATE_LIMITS
+
+    os.environ.update({f"RATE_LIMIT_{name.upper()}": "100000/1" for name in DEFAULT_RATE_LIMITS})
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
 

@@ -29,7 +29,8 @@ import uuid
 from pathlib import Path
 
 import httpx
-from _common import REPO_ROOT, flush_city_cache, hold_city_prewarm, release_city_prewarm, write_result
+from _common import (REPO_ROOT, flush_city_cache, hold_city_prewarm, lift_rate_limits, release_city_prewarm,
+                     write_result)
 
 PROFILES = [  # (name, tags): two variants of each kind of traveller
     ("food", {"food": ["seafood", "coffee", "dessert"]}),
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.gateway:
         gw, env = args.gateway.rstrip("/"), dict(os.environ)
     else:
+        lift_rate_limits()
         stack = Stack(state_dir=Path(tempfile.mkdtemp(prefix="itinerary-quality-")), dynamic_ports=True,
                       scheduler=False)
         stack.up()

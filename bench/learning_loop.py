@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from _common import REPO_ROOT, write_result
+from _common import REPO_ROOT, lift_rate_limits, write_result
 
 CITY = "Seattle"
 
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.engine.serving.experiments import ML_HOLDOUT, in_arm
 
     started = time.monotonic()
+    lift_rate_limits()
     stack = Stack(state_dir=Path(tempfile.mkdtemp(prefix="learning-loop-")), dynamic_ports=True, scheduler=False)
     stack.up()
     stack.export()

@@ -33,7 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from _common import REPO_ROOT, flush_city_cache, hold_city_prewarm, release_city_prewarm, summarise, write_result
+from _common import (REPO_ROOT, flush_city_cache, hold_city_prewarm, lift_rate_limits, release_city_prewarm, summarise,
+                     write_result)
 
 CITY = "seattle"
 SYNTHETIC_CITY = "bench-synthville"
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=30, help="samples per operation and concurrency (default 30)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="whole runs; each reported figure is the median of its per-run values (default 3)")
-    ap.add_argument("--gateway", help="use a running stack's gateway (its env must be exported)")
+    ap.add_argument("--gateway", help="use a running stack's gateway (its env must be exported; start it with "
+                    "RATE_LIMIT_TRIPS=100000/1 RATE_LIMIT_PIVOTS=100000/1 or the per-user limits answer 429)")
     ap.add_argument("--synthetic", type=int, metavar="N",
                     help="bench on a synthetic city of N venues instead of seeding Seattle (labelled as such)")
     args = ap.parse_args(argv)
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         gw, env = args.gateway.rstrip("/"), dict(os.environ)
         procs = stack_processes(Stack())
     else:
+        lift_rate_limits()
         stack = Stack(state_dir=Path(tempfile.mkdtemp(prefix="trips-bench-")), dynamic_ports=True, scheduler=False)
         stack.up()
         stack.export()

@@ -109,6 +109,8 @@ class Stack:
             "ADMIN_TOKEN": os.environ.get("ADMIN_TOKEN", LOCAL_ADMIN_TOKEN),
             "SIGNAL_PSEUDONYM_SALT": os.environ.get("SIGNAL_PSEUDONYM_SALT", LOCAL_PSEUDONYM_SALT),
             "CONCIERGE_GATEWAY_URL": f"http://127.0.0.1:{self.ports['gateway']}",
+            # The Pub/Sub and Cloud Tasks emulators attach no OIDC token: push and task handlers skip the check
+            "CALLER_AUTH": "local",
         }
         for key in EXTERNAL_SETTINGS + ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CONCIERGE_DATA_DIR",
                                         "CONCIERGE_MODEL_DIR", "PLACES_API_KEY", "PLACES_BASE_URL"):
@@ -279,15 +281,43 @@ class Stack:
             wait_port(port, 30, proc, f"function {name}")
 
     def stop_function(self, name: str) -> None:
+        self._kill(f"function-{name}")
+
+    def _kill(self, process: str) -> None:
         import signal as _signal
 
-        for proc in [p for p in self.table.procs if p.name == f"function-{name}"]:
+        for proc in [p for p in self.table.procs if p.name == process]:
             try:
                 os.killpg(proc.pid, _signal.SIGKILL)
                 os.waitpid(proc.pid, 0)
             except (ProcessLookupError, ChildProcessError, PermissionError):
                 pass
             self.table.procs.remove(proc)
+        self.table.save()
+
+    RESTARTABLE = ("postgres", "redis", "qdrant", "pubsub")
+
+    def stop_dependency(self, name: str) -> None:
+        """Kill one stand-in the way a crash would (the fault-matrix tests); start_dependency brings it back on
+        the same port and data directory, so clients reconnect to what they had."""
+        if name not in self.RESTARTABLE or name not in self.ports:
+            raise StackError(f"{name} is not a dependency this stack started ({', '.join(self.RESTARTABLE)})")
+        self._kill(name)
+
+    def start_dependency(self, name: str) -> None:
+        from emulators.postgres import start_postgres
+
+        data, port = self.state_dir / "data", self.ports[name]
+        if name == "postgres":
+            start_postgres(self.table, data / "postgres", port)
+        elif name == "redis":
+            services.start_redis(self.table, port)
+        elif name == "qdrant":
+            services.start_qdrant(self.table, port, data / "qdrant")
+        elif name == "pubsub":  # the emulator keeps nothing: topics and subscriptions are declared again
+            services.start_pubsub(self.table, port, data / "pubsub")
+            services.create_pubsub_resources(self.decl, self.project,
+                                             {n: self.function_url(n) for n in self.decl.functions})
         self.table.save()
 
     def _save(self) -> None:

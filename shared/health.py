@@ -25,16 +25,20 @@ def _probes() -> dict[str, Callable[[], None]]:
 def check_all() -> dict[str, dict[str, object]]:
     probes = _probes()
     results: dict[str, dict[str, object]] = {}
-    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        started = {name: (pool.submit(_timed, fn), time.perf_counter()) for name, fn in probes.items()}
-        for name, (future, _) in started.items():
+    pool = ThreadPoolExecutor(max_workers=len(probes))
+    deadline = time.monotonic() + PROBE_TIMEOUT_S + 1
+    try:
+        started = {name: pool.submit(_timed, fn) for name, fn in probes.items()}
+        for name, future in started.items():
             try:
-                elapsed = future.result(timeout=PROBE_TIMEOUT_S + 1)
+                elapsed = future.result(timeout=max(0.0, deadline - time.monotonic()))
                 results[name] = {"status": "up", "latency_ms": round(elapsed * 1000, 1)}
             except FutureTimeout:
                 results[name] = {"status": "down", "error": f"no answer within {PROBE_TIMEOUT_S:.0f}s"}
             except Exception as exc:
                 results[name] = {"status": "down", "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
+    finally:
+        pool.shutdown(wait=False)  # a hung probe must not hold the answer (its thread ends on its own timeout)
     return results
 
 

@@ -16,6 +16,12 @@ import pytest
 
 from emulators.procs import ProcessTable
 from emulators.stack import Stack, free_port
+from shared.settings import DEFAULT_RATE_LIMITS
+
+# Tests call push and task handlers directly, without Google's OIDC tokens: the local stack's mode (in the cloud
+# the default, oidc, verifies them; tests/unit/foundation/test_caller_identity.py covers that).
+os.environ.setdefault("CALLER_AUTH", "local")
+UNREACHABLE_RATE_LIMITS = {f"RATE_LIMIT_{name.upper()}": "100000/1" for name in DEFAULT_RATE_LIMITS}
 
 
 def _own_temp_dir(prefix: str) -> Path:
@@ -47,6 +53,9 @@ def pg_dsn():
 def stack(pg_dsn: str):
     """The whole local stack; DATABASE_URL is the session's Postgres, everything else is started here."""
     state = _own_temp_dir("stack")
+    # The suite plans hundreds of trips for a handful of users: the stack's functions get limits it cannot reach
+    # (they inherit the environment). The limits themselves are tested in foundation/test_rate_limits.py.
+    os.environ.update(UNREACHABLE_RATE_LIMITS)
     local = Stack(state_dir=state, dynamic_ports=True, scheduler=False,
                   progress=lambda _m: None)
     try:

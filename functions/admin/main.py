@@ -33,6 +33,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from shared.api.caller_identity import TASKS, require_caller
 from shared.api.errors import ApiError, bad_request, forbidden, not_found
 from shared.api.http import Router, endpoint, json_body, json_response
 
@@ -164,6 +165,7 @@ def seeding_status(request: flask.Request, run_id: str) -> flask.Response:
 
 @router.route("POST", TASK_PATH)
 def run_seeding_task(request: flask.Request) -> flask.Response:
+    require_caller(request, "admin", TASKS)
     body = json_body(request)
     run_id = body.get("run_id") if isinstance(body, dict) else None
     if not isinstance(run_id, str) or not run_id:
@@ -186,7 +188,9 @@ def run_seeding_task(request: flask.Request) -> flask.Response:
     if row is None:
         # Unknown, or already claimed by an earlier delivery: acknowledge so Cloud Tasks stops redelivering.
         return json_response({"run_id": run_id, "status": status or "unknown", "ran": False})
-    summary = run_sync(_seed(row), timeout=None)
+    from shared.adapters.aio import run_apart
+
+    summary = run_apart(lambda: _seed(row))  # minutes of work: never on the loop every request shares
     return json_response({"run_id": run_id, "status": summary["status"], "ran": True})
 
 
@@ -339,6 +343,7 @@ def request_learning(request: flask.Request) -> flask.Response:
 
 @router.route("POST", LEARN_TASK_PATH)
 def run_learning_task(request: flask.Request) -> flask.Response:
+    require_caller(request, "admin", TASKS)
     import json
     import subprocess
     import sys

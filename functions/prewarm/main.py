@@ -12,6 +12,7 @@ import flask
 import functions_framework
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.api.caller_identity import TASKS, require_caller
 from shared.api.errors import ApiError, bad_request
 from shared.api.http import Router, endpoint, json_body, json_response, parse
 
@@ -30,6 +31,7 @@ class PrewarmTask(BaseModel):
 @router.route("POST", "/")
 @router.route("POST", "/prewarm")
 def prewarm(request: flask.Request) -> flask.Response:
+    require_caller(request, "prewarm", TASKS)
     from shared.adapters.aio import run_sync
     from shared.domains.travel.trips.archetypes import ARCHETYPE_NAMES
     from shared.engine.serving.cache import DAY_PARTS
@@ -51,15 +53,15 @@ def prewarm(request: flask.Request) -> flask.Response:
 
 async def _warm(task: PrewarmTask) -> str:
     from shared.adapters.postgres import get_pool
-    from shared.adapters.qdrant import get_qdrant
-    from shared.adapters.redis_cache import get_redis
+    from shared.adapters.qdrant import get_async_qdrant
+    from shared.adapters.redis_cache import get_async_redis
     from shared.domains.travel.trips.planner import Deps
-    from shared.domains.travel.trips.rankers import llm_allowed, make_router_factory
+    from shared.domains.travel.trips.rankers import llm_refusal, make_router_factory
     from shared.domains.travel.trips.ranking import archetype_ranking
     from shared.engine.serving.cache import ranked_key
 
-    redis = get_redis()
-    if redis.exists(ranked_key(task.city, task.archetype, task.day_part, task.day_of_trip)):
+    redis = get_async_redis()
+    if await redis.exists(ranked_key(task.city, task.archetype, task.day_part, task.day_of_trip)):
         return "already_cached"
     pool = await get_pool()
     async with pool.acquire() as conn:
@@ -67,8 +69,8 @@ async def _warm(task: PrewarmTask) -> str:
                                      task.city)
         if not seeded:
             return "city_not_seeded"
-        deps = Deps(pool, get_qdrant(), redis)
-        factory = make_router_factory(deps, await llm_allowed(pool))
+        deps = Deps(pool, get_async_qdrant(), redis)
+        factory = make_router_factory(deps, await llm_refusal(pool))
         ranking = await archetype_ranking(conn, deps.qdrant, redis, task.city, task.archetype, factory)
     return "hit" if ranking.cache_hit else "warmed"
 

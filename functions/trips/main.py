@@ -8,27 +8,34 @@ OR-Tools) happen on first use, so the module imports fast.
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 
 import flask
 import functions_framework
 
-from shared.api.errors import not_found
+from shared.api.errors import ApiError, not_found
 from shared.api.http import Router, current_user, endpoint, json_body, json_response, parse
+from shared.api.rate_limits import enforce
 
 router = Router()
 STREAM_DEFAULT_S = 20
 STREAM_MAX_S = 120
+# A stream holds one of the instance's worker threads (functions-framework: THREADS, default 4 per CPU) for
+# its whole duration; at most half of them stream, so plans, swaps and pivots always find a free thread.
+STREAM_SLOTS = max(1, int(os.environ.get("THREADS") or (os.cpu_count() or 1) * 4) // 2)
+_streams = threading.BoundedSemaphore(STREAM_SLOTS)
 
 
 def _deps():
     from shared.adapters.postgres import get_pool
-    from shared.adapters.qdrant import get_qdrant
-    from shared.adapters.redis_cache import get_redis
+    from shared.adapters.qdrant import get_async_qdrant
+    from shared.adapters.redis_cache import get_async_redis
     from shared.domains.travel.trips.planner import Deps
 
     async def make():
-        return Deps(await get_pool(), get_qdrant(), get_redis())
+        return Deps(await get_pool(), get_async_qdrant(), get_async_redis())
 
     return make
 
@@ -61,6 +68,7 @@ def create_trip(request: flask.Request) -> flask.Response:
 
     user = current_user(request)
     req = parse(TripRequest, json_body(request))
+    enforce("trips", user)
     make = _deps()
 
     async def go():
@@ -76,23 +84,24 @@ def get_trip(request: flask.Request, trip_id: str) -> flask.Response:
 
     user = current_user(request)
     trip, slots = _owned_trip(trip_id, user)
-    return _respond(trip_view(trip, slots), trip["model_version"])
+    return _respond(trip_view(trip, slots, user), trip["model_version"])
 
 
 @router.route("PATCH", "/v1/trips/<trip_id>/slots/<slot_id>")
 def swap_slot(request: flask.Request, trip_id: str, slot_id: str) -> flask.Response:
     from shared.adapters.aio import run_sync
     from shared.adapters.postgres import get_pool
-    from shared.adapters.redis_cache import get_redis
+    from shared.adapters.redis_cache import get_async_redis
     from shared.domains.travel.trips.pivots import swap
     from shared.domains.travel.trips.schemas import SwapRequest
 
     user = current_user(request)
     req = parse(SwapRequest, json_body(request, optional=True))
+    enforce("pivots", user)
 
     async def go():
         async with (await get_pool()).acquire() as conn:
-            return await swap(conn, get_redis(), trip_id, user, slot_id, req)
+            return await swap(conn, get_async_redis(), trip_id, user, slot_id, req)
 
     body = run_sync(go())
     return _respond(body, body["served_by"])
@@ -102,17 +111,18 @@ def swap_slot(request: flask.Request, trip_id: str, slot_id: str) -> flask.Respo
 def pivot_trip(request: flask.Request, trip_id: str) -> flask.Response:
     from shared.adapters.aio import run_sync
     from shared.adapters.postgres import get_pool
-    from shared.adapters.qdrant import get_qdrant
-    from shared.adapters.redis_cache import get_redis
+    from shared.adapters.qdrant import get_async_qdrant
+    from shared.adapters.redis_cache import get_async_redis
     from shared.domains.travel.trips.pivots import pivot
     from shared.domains.travel.trips.schemas import PivotRequest
 
     user = current_user(request)
     req = parse(PivotRequest, json_body(request))
+    enforce("pivots", user)
 
     async def go():
         async with (await get_pool()).acquire() as conn:
-            return await pivot(conn, get_qdrant(), get_redis(), trip_id, user, req)
+            return await pivot(conn, get_async_qdrant(), get_async_redis(), trip_id, user, req)
 
     body = run_sync(go())
     return _respond(body, body["served_by"])
@@ -122,9 +132,11 @@ def pivot_trip(request: flask.Request, trip_id: str) -> flask.Response:
 def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
     """Server-sent events for one active trip: `ready` with the current itinerary, then every pivot or
     swap as it happens (`pivot`, `swap`), a comment heartbeat every 5 s, and `end` after `duration_s`
-    (default 20, at most 120): bounded, so a stream never pins a worker forever."""
+    (default 20, at most 120): bounded, so a stream never pins a worker forever. Streams are rate limited per
+    user, and an instance whose stream slots are all taken answers 503 with Retry-After (another instance, or
+    a later try, will serve it)."""
     from shared.adapters.redis_cache import get_redis
-    from shared.api.errors import ApiError, bad_request
+    from shared.api.errors import bad_request
     from shared.domains.travel.trips.pivots import channel
     from shared.domains.travel.trips.view import trip_view
 
@@ -140,9 +152,19 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
     trip, slots = _owned_trip(trip_id, user)
     if trip["status"] not in ("planned", "active"):
         raise ApiError(409, "failed_precondition", f"trip is {trip['status']}: no live pivots", "trip_id")
-    pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(trip_id))
-    ready = trip_view(trip, slots)
+    enforce("streams", user)
+    ready = trip_view(trip, slots, user)
+    if not _streams.acquire(blocking=False):
+        raise ApiError(503, "unavailable", f"this instance already serves {STREAM_SLOTS} live streams; retry shortly",
+                       headers={"Retry-After": "5"})
+    try:
+        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(channel(trip_id))
+    except Exception as exc:
+        _streams.release()
+        raise ApiError(503, "unavailable", f"live pivots cannot be streamed: redis is unreachable "
+                       f"({type(exc).__name__}); the trip itself is at GET /v1/trips/{trip_id}",
+                       headers={"Retry-After": "5"}) from None
 
     def events():
         try:
@@ -163,6 +185,7 @@ def pivot_stream(request: flask.Request, trip_id: str) -> flask.Response:
             pubsub.close()
 
     resp = flask.Response(flask.stream_with_context(events()), mimetype="text/event-stream")
+    resp.call_on_close(_streams.release)  # runs even when the client left before the first event
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"
     resp.headers["X-Model-Version"] = trip["model_version"] or "none"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -32,3 +32,18 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
     """Run a coroutine on the process loop from synchronous code and wait for its result."""
     future = asyncio.run_coroutine_threadsafe(coro, background_loop())
     return future.result(timeout)
+
+
+def run_apart(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Long work (a seeding run: minutes of catalogue I/O and tagging) on an event loop of its own, in the calling
+    worker thread, so the process loop that every request shares is never held by it. The Postgres pool it opened
+    on that loop is closed when it ends."""
+    from shared.adapters.postgres import close_pool
+
+    async def main() -> T:
+        try:
+            return await make()
+        finally:
+            await close_pool()
+
+    return asyncio.run(main())

@@ -47,6 +47,13 @@ async def get_pool() -> asyncpg.Pool:
     return pool
 
 
+async def close_pool() -> None:
+    """Close the running loop's pool, if it has one (a loop that ends must not leave its pool behind)."""
+    pool = _pools.pop((get_settings().database_url, id(asyncio.get_running_loop())), None)
+    if pool is not None:
+        await pool.close()
+
+
 async def ping(dsn: str | None = None) -> None:
     conn = await asyncpg.connect(dsn or get_settings().database_url, timeout=3)
     try:

@@ -53,6 +53,7 @@ def ping() -> None:
     from google.api_core import exceptions
 
     try:
-        _publisher().get_topic(request={"topic": topic_path("health-probe")}, timeout=3)
+        # one attempt: the client's default retry on UNAVAILABLE would outlast every health deadline
+        _publisher().get_topic(request={"topic": topic_path("health-probe")}, timeout=3, retry=None)
     except exceptions.NotFound:
         pass  # the service answered; the probe topic need not exist

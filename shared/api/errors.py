@@ -10,13 +10,15 @@ from pydantic import ValidationError
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None, details: list[Any] | None = None):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, details: list[Any] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
         self.details = details or []
+        self.headers = headers or {}   # e.g. Retry-After on a 429 or a 503
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -41,6 +43,10 @@ def unauthenticated(message: str = "missing or invalid credentials") -> ApiError
 
 def forbidden(message: str) -> ApiError:
     return ApiError(403, "permission_denied", message)
+
+
+def too_many_requests(message: str, retry_after_s: int) -> ApiError:
+    return ApiError(429, "resource_exhausted", message, None, None, {"Retry-After": str(retry_after_s)})
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

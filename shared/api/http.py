@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared.adapters.secrets import SecretUnavailable
+from shared.adapters.unavailable import unavailable_dependency
 from shared.api import json_input
 from shared.api.errors import ApiError, bad_request, from_validation_error, unauthenticated
 from shared.domains.errors import DomainError
@@ -39,7 +40,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(err: ApiError) -> flask.Response:
-    return json_response(err.body(), err.status)
+    return json_response(err.body(), err.status, err.headers)
 
 
 MAX_BODY_BYTES = 2_000_000
@@ -134,7 +135,13 @@ def endpoint(fn: Callable[[flask.Request], flask.Response]) -> Callable[[flask.R
                 raise
             return json_response({"error": {"code": exc.name.lower().replace(" ", "_"),
                                             "message": exc.description or exc.name}}, exc.code)
-        except Exception:
+        except Exception as exc:
+            dependency = unavailable_dependency(exc)
+            if dependency:
+                log.warning("%s %s: %s unavailable (%s)", request.method, request.path, dependency, type(exc).__name__)
+                return json_response({"error": {"code": "unavailable", "message": f"{dependency} is unavailable "
+                                                f"({type(exc).__name__}); retry shortly"}},
+                                     503, {"Retry-After": "5"})
             log.exception("unhandled error in %s %s", request.method, request.path)
             return json_response({"error": {"code": "internal", "message": "internal error; it has been logged"}}, 500)
 

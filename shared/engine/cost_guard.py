@@ -4,8 +4,11 @@
   transaction, compares today's total with the rolling 7-day average. The first time in a day that today costs
   more than twice that average, it writes one alert row, bumps the `llm_cost_spike_alerts` metric and emits a
   structured WARNING log entry (Cloud Logging parses JSON lines on stdout; a log-based metric counts them).
-- `ranking_budget_exhausted` tells the ranker router to stop calling the LLM for the rest of the day once the
-  hard budget (settings.daily_llm_budget_usd) is spent; ranking then takes the heuristic path.
+- `llm_refusal` tells the ranker router (and the persona writer) to stop calling the LLM for the rest of the day
+  once the hard budget (settings.daily_llm_budget_usd) is spent; ranking then takes the heuristic path. A call
+  made for a user is also counted against that user, and once one user's requests have spent
+  settings.llm_user_share of the budget, their requests stop calling the LLM (the others' do not), so no single
+  user can spend everyone's day.
 
 Recording never breaks the request that made the call: a database failure is logged, not raised.
 """
@@ -34,6 +37,11 @@ ON CONFLICT (day, path, model) DO UPDATE
        output_tokens = u.output_tokens + EXCLUDED.output_tokens,
        cost_usd = u.cost_usd + EXCLUDED.cost_usd,
        updated_at = now()
+"""
+
+_UPSERT_USER = """
+INSERT INTO llm_usage_by_user AS u (day, user_id, calls, cost_usd) VALUES ($1, $2, 1, $3)
+ON CONFLICT (day, user_id) DO UPDATE SET calls = u.calls + 1, cost_usd = u.cost_usd + EXCLUDED.cost_usd
 """
 
 _TOTALS = """
@@ -78,13 +86,14 @@ def _validate(path: str, model: str, input_tokens: int, output_tokens: int, cost
 
 
 async def record_llm_usage(
-    pool, *, path: str, model: str, input_tokens: int, output_tokens: int, cost_usd: float
+    pool, *, path: str, model: str, input_tokens: int, output_tokens: int, cost_usd: float,
+    user_id: str | None = None,
 ) -> None:
     _validate(path, model, input_tokens, output_tokens, cost_usd)
     day = today_utc()
     try:
         alert = await _record(pool, day, path[:128], model[:128], int(input_tokens), int(output_tokens),
-                              Decimal(str(cost_usd)))
+                              Decimal(str(cost_usd)), user_id)
     except Exception:
         log.exception("could not record LLM usage for path %s (%s); the call itself went through", path, model)
         return
@@ -104,20 +113,22 @@ async def record_llm_usage(
         )
 
 
-async def record_usage(pool, path: str, usage: dict) -> None:
+async def record_usage(pool, path: str, usage: dict, user_id: str | None = None) -> None:
     """record_llm_usage for a usage dict as the LLM callers report it ({"model", "input_tokens", "output_tokens",
-    "cost_usd"}; missing values count as 0)."""
+    "cost_usd"}; missing values count as 0); `user_id` is whose request made the call (None: system work)."""
     await record_llm_usage(pool, path=path, model=str(usage.get("model") or "unknown"),
                            input_tokens=int(usage.get("input_tokens") or 0),
                            output_tokens=int(usage.get("output_tokens") or 0),
-                           cost_usd=float(usage.get("cost_usd") or 0.0))
+                           cost_usd=float(usage.get("cost_usd") or 0.0), user_id=user_id)
 
 
 async def _record(pool, day: date, path: str, model: str, input_tokens: int, output_tokens: int,
-                  cost: Decimal) -> tuple[Decimal, Decimal] | None:
+                  cost: Decimal, user_id: str | None) -> tuple[Decimal, Decimal] | None:
     """Upsert, then raise the day's alert at most once: the alert row's insert decides who raises it."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(_UPSERT, day, path, model, input_tokens, output_tokens, cost)
+        if user_id:
+            await conn.execute(_UPSERT_USER, day, user_id, cost)
         row = await conn.fetchrow(_TOTALS, day, WINDOW_DAYS)
         average = rolling_average(row["window_total"], row["first_day"], day)
         if not is_spike(row["today"], average):
@@ -142,15 +153,25 @@ async def spent_today(pool, day: date | None = None) -> Decimal:
     return Decimal(value)
 
 
-async def ranking_budget_exhausted(pool) -> bool:
-    """True once today's LLM spend reached the hard budget. Fails closed: if the spend cannot be read, ranking
-    takes the heuristic path (free) rather than risk an unbounded bill."""
-    budget = Decimal(str(get_settings().daily_llm_budget_usd))
+async def llm_refusal(pool, user_id: str | None = None) -> str | None:
+    """Why the LLM may not be called now for this user's request: "llm_budget_exhausted" (the day's budget is
+    spent), "llm_user_share_spent" (this user's share of it is), or None (it may). Fails closed: if the
+    spend cannot be read, the LLM is not called (the heuristic path is free; an unbounded bill is not)."""
+    settings = get_settings()
+    budget = Decimal(str(settings.daily_llm_budget_usd))
     try:
-        return await spent_today(pool) >= budget
+        row = await pool.fetchrow(
+            "SELECT (SELECT coalesce(sum(cost_usd), 0) FROM llm_usage WHERE day = $1) AS total,"
+            " (SELECT coalesce(sum(cost_usd), 0) FROM llm_usage_by_user WHERE day = $1 AND user_id = $2) AS mine",
+            today_utc(), user_id or "")
     except Exception:
         log.exception("could not read today's LLM spend; treating the budget as exhausted")
-        return True
+        return "llm_budget_exhausted"
+    if row["total"] >= budget:
+        return "llm_budget_exhausted"
+    if user_id and row["mine"] >= budget * Decimal(str(settings.llm_user_share)):
+        return "llm_user_share_spent"
+    return None
 
 
 async def usage_for_day(pool, day: date) -> list[dict]:

@@ -125,9 +125,19 @@ def test_group_trip_represents_food_and_outdoors_members(seattle):
         r = client.post("/v1/trips", headers=_auth(outdoors), json={
             **TRIP, "tags": {"interests": ["hiking", "parks", "outdoors", "views"]}})
         assert r.status_code == 201, r.text
-        r = client.post("/v1/trips", headers=_auth(food), json={
-            **TRIP, "tags": {"food": ["ramen", "seafood", "coffee", "beer"]}, "group_user_ids": [outdoors]})
+        group = {**TRIP, "tags": {"food": ["ramen", "seafood", "coffee", "beer"]}, "group_user_ids": [outdoors]}
+        # no consent yet: refused, with the same answer whether or not that user exists
+        refused = client.post("/v1/trips", headers=_auth(food), json=group)
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "group_user_ids[0]", refused.text
+        invite = client.post("/v1/users/me/invites", headers=_auth(outdoors))
+        assert invite.status_code == 201, invite.text
+        accepted = client.post("/v1/users/me/companions", headers=_auth(food), json={"code": invite.json()["code"]})
+        assert accepted.status_code == 201 and accepted.json() == {"user_id": outdoors}, accepted.text
+        again = client.post("/v1/users/me/companions", headers=_auth(f"{food}-x"), json={"code": invite.json()["code"]})
+        assert again.status_code == 409, again.text  # a code works once
+        r = client.post("/v1/trips", headers=_auth(food), json=group)
         assert r.status_code == 201, r.text
+        assert r.json()["members"][1] == {"user_id": outdoors, "you": False}  # no archetype or state of theirs
         slots = [s for d in r.json()["days"] for s in d["slots"]]
         assert {u for s in slots for u in s["serves"]} == {food, outdoors}
         tags = [set(s["venue"]["tags"]) for s in slots]
@@ -135,8 +145,19 @@ def test_group_trip_represents_food_and_outdoors_members(seattle):
         outdoor_tags = {"outdoors", "nature", "scenic", "waterfront", "active"}
         assert any(t & food_tags for t in tags), tags
         assert any(t & outdoor_tags for t in tags), tags
-        # the outdoors member can read the group trip too
-        assert client.get(f"/v1/trips/{r.json()['trip_id']}", headers=_auth(outdoors)).status_code == 200
+        # the outdoors member can read the group trip too, and sees their own persona fields only
+        trip_id = r.json()["trip_id"]
+        theirs = client.get(f"/v1/trips/{trip_id}", headers=_auth(outdoors))
+        assert theirs.status_code == 200
+        assert theirs.json()["members"][0] == {"user_id": food, "you": False}
+        # the food member deletes their account: the trip stays the outdoors member's, without them in it
+        assert client.delete("/v1/users/me", headers=_auth(food)).status_code == 204
+        kept = client.get(f"/v1/trips/{trip_id}", headers=_auth(outdoors))
+        assert kept.status_code == 200, kept.text
+        assert [m["user_id"] for m in kept.json()["members"]] == [outdoors]
+        kept_slots = [s for d in kept.json()["days"] for s in d["slots"]]
+        assert all(food not in s["serves"] and food not in (s["narrative"] or "") for s in kept_slots)
+        assert client.get("/v1/users/me/companions", headers=_auth(outdoors)).json() == {"companions": []}
 
 
 @pytest.mark.parametrize("body,field", [

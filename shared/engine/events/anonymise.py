@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,9 @@ def anonymise_fields(
     return out
 
 
+Forget = Callable[[Any, str], Awaitable[Any]]   # (connection in the deletion's transaction, user id)
+
+
 @dataclass(frozen=True)
 class DeletionResult:
     user_deleted: bool
@@ -78,9 +82,11 @@ class DeletionResult:
     pseudonym: str
 
 
-async def anonymise_user(pool, user_id: str) -> DeletionResult:
+async def anonymise_user(pool, user_id: str, before_delete: Sequence[Forget] = ()) -> DeletionResult:
     """Delete the person's data and re-key their signals, in one transaction; running it again is harmless.
 
+    `before_delete` are the domains' own steps (e.g. taking the person out of other members' group trips), run
+    in the same transaction before the person's trips and user row go: the engine knows no domain's tables.
     Lock order matches the sink's insert (users row first), so a signal being inserted concurrently is either
     committed before and re-keyed here, or waits and then sees the tombstone and stores itself anonymised.
     """
@@ -91,6 +97,8 @@ async def anonymise_user(pool, user_id: str) -> DeletionResult:
             "INSERT INTO anonymised_users (pseudonym) VALUES ($1) ON CONFLICT (pseudonym) DO NOTHING", pseudo
         )
         await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+        for step in before_delete:
+            await step(conn, user_id)
         # Trips (and their slots, by cascade) go first, so the count is of what was really deleted.
         trips = await conn.execute("DELETE FROM trips WHERE user_id = $1", user_id)
         user_deleted = (await conn.execute("DELETE FROM users WHERE id = $1", user_id)) != "DELETE 0"

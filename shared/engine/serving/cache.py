@@ -8,6 +8,7 @@ calls" from the store itself rather than from timings.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -17,6 +18,7 @@ MAX_CACHED_DAY = 5          # trip days beyond 5 reuse the day-5 entry (later da
 DEFAULT_TTL_S = 6 * 3600
 FALLBACK_TTL_S = 120        # a ranking the heuristic served because the LLM failed: retry the LLM soon, not in 6 h
 COUNTER_PREFIX = "concierge:ranker_calls:"
+log = logging.getLogger("concierge.cache")
 _slug = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -58,37 +60,59 @@ def all_combinations(archetypes: list[str], days: int = MAX_CACHED_DAY) -> list[
 
 
 class RankedCache:
+    """Over a redis.asyncio client: it is read and written on the request loop (shared.adapters.redis_cache).
+
+    A cache must not be a dependency: when Redis cannot be reached every read is a miss, writes are dropped and
+    the stampede lock is granted, so planning goes on (slower, each request ranking for itself)."""
+
     def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
         self.r = redis_client
         self.ttl_s = ttl_s
 
-    def get_many(self, keys: list[str]) -> list[Any | None]:
+    async def get_many(self, keys: list[str]) -> list[Any | None]:
         if not keys:
             return []
-        raw = self.r.mget(keys)
+        try:
+            raw = await self.r.mget(keys)
+        except Exception:
+            log.warning("ranked cache unreachable: reading as misses", exc_info=True)
+            return [None] * len(keys)
         return [json.loads(v) if v is not None else None for v in raw]
 
-    def set_many(self, items: dict[str, Any], ttl_s: int | None = None) -> None:
+    async def set_many(self, items: dict[str, Any], ttl_s: int | None = None) -> None:
         if not items:
             return
         pipe = self.r.pipeline(transaction=False)
         for key, value in items.items():
             pipe.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_s or self.ttl_s)
-        pipe.execute()
+        try:
+            await pipe.execute()
+        except Exception:
+            log.warning("ranked cache unreachable: %d entries not stored", len(items), exc_info=True)
 
-    def acquire(self, key: str, ttl_s: int = 30) -> bool:
+    async def acquire(self, key: str, ttl_s: int = 30) -> bool:
         """A short lock so concurrent misses of the same key rank once (stampede protection)."""
-        return bool(self.r.set(lock_key(key), "1", nx=True, ex=ttl_s))
+        try:
+            return bool(await self.r.set(lock_key(key), "1", nx=True, ex=ttl_s))
+        except Exception:
+            return True  # no lock without Redis: rank, rather than wait for a result that cannot be stored
 
-    def release(self, key: str) -> None:
-        self.r.delete(lock_key(key))
+    async def release(self, key: str) -> None:
+        try:
+            await self.r.delete(lock_key(key))
+        except Exception:
+            pass  # the lock expires on its own
 
 
-def count_call(redis_client, ranker: str) -> None:
-    redis_client.incr(COUNTER_PREFIX + ranker)
+async def count_call(redis_client, ranker: str) -> None:
+    try:
+        await redis_client.incr(COUNTER_PREFIX + ranker)
+    except Exception:
+        log.debug("ranker call not counted: redis unreachable")
 
 
 def read_counters(redis_client) -> dict[str, int]:
+    """With a synchronous client: tests and benchmarks read the counters from outside any request."""
     out = {}
     for key in redis_client.scan_iter(match=COUNTER_PREFIX + "*", count=100):
         k = key.decode() if isinstance(key, bytes) else key

@@ -2,7 +2,8 @@
 
 Rules (correctness, not preference):
 - a cold user (fewer than COLD_THRESHOLD signals) never reaches an ML ranker;
-- cold users go to the LLM ranker when one is configured (API key) and the LLM budget is not spent;
+- cold users go to the LLM ranker when one is configured (API key) and neither the day's LLM budget nor the
+  user's share of it is spent (the reason names which);
   on error, timeout or invalid output the heuristic ranker answers inside the same latency budget;
 - warm users go to the production ML ranker when one exists, arbitrated with the heuristic ranker: both
   score the same candidates and serving.arbitration decides which ranking serves (agreement, popularity
@@ -50,14 +51,14 @@ class RankerRouter:
         ml: OnlineRanker | None = None,
         *,
         llm_budget_s: float = 4.0,
-        llm_allowed: bool = True,
+        llm_refusal: str | None = None,
         on_call: Callable[[str], None] | None = None,
     ):
         self.heuristic = heuristic or HeuristicRanker()
         self.llm = llm
         self.ml = ml
         self.llm_budget_s = llm_budget_s
-        self.llm_allowed = llm_allowed
+        self.llm_refusal = llm_refusal   # why the LLM may not be called today (cost_guard.llm_refusal)
         self._on_call = on_call or (lambda name: None)
         self.calls: list[str] = []   # every ranker invocation made through this router, in order
 
@@ -81,8 +82,8 @@ class RankerRouter:
             return self._heuristic(ctx, candidates, t0, "no_production_ml_model")
         if self.llm is None:
             return self._heuristic(ctx, candidates, t0, "no_anthropic_key")
-        if not self.llm_allowed:
-            return self._heuristic(ctx, candidates, t0, "llm_budget_exhausted")
+        if self.llm_refusal:
+            return self._heuristic(ctx, candidates, t0, self.llm_refusal)
         future = _pool.submit(self._call, self.llm, ctx, candidates)
         try:
             items = future.result(timeout=self.llm_budget_s)

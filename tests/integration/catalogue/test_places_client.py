@@ -35,6 +35,7 @@ def fake():
 async def _reset(pool) -> None:
     await pool.execute("DELETE FROM places_api_cache")
     await pool.execute("DELETE FROM places_api_usage")
+    await pool.execute("DELETE FROM places_usage_by_user")
 
 
 def with_client(fake: FakePlaces, body, **kw):
@@ -103,6 +104,36 @@ def test_cap_holds_under_concurrency(pg_dsn, fake):
     assert calls == 3 and len(fake.calls) == 3
     assert sum(isinstance(r, PlacesApiError) and r.status == 404 for r in results) == 3  # made, and unknown upstream
     assert sum(isinstance(r, PlacesCapReached) for r in results) == 5
+
+
+def test_one_user_gets_only_their_share_of_the_cap(pg_dsn, fake, monkeypatch):
+    """Cap 10, share 0.2: the user's third uncached lookup is refused (and reserves nothing of the day's cap);
+    cached answers stay free for them, and another user still gets calls."""
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("PLACES_USER_SHARE", "0.2")
+    get_settings.cache_clear()
+
+    async def body(client, pool):
+        await pool.execute("INSERT INTO users (id) VALUES ('heavy'), ('light') ON CONFLICT DO NOTHING")
+        await client.get_place("ChIJ-needle")
+        await client.get_place("ChIJ-market")
+        with pytest.raises(PlacesCapReached, match="this user's share of 2"):
+            await client.get_place("ChIJ-ramen")
+        cached = await client.get_place("ChIJ-needle")
+        other = PlacesClient(pool, api_key=fake.api_key, base_url=fake.base_url, daily_cap=10, user_id="light")
+        await other.get_place("ChIJ-ramen")
+        day = await pool.fetchval("SELECT calls FROM places_api_usage")
+        mine = await pool.fetch("SELECT user_id, calls FROM places_usage_by_user ORDER BY user_id")
+        return cached, day, [(r["user_id"], r["calls"]) for r in mine]
+
+    try:
+        cached, day, mine = with_client(fake, body, daily_cap=10, user_id="heavy")
+    finally:
+        monkeypatch.delenv("PLACES_USER_SHARE")
+        get_settings.cache_clear()
+    assert cached.from_cache and day == 3 and len(fake.calls) == 3
+    assert mine == [("heavy", 2), ("light", 1)]
 
 
 def test_search_text_speaks_the_wire_format_and_caches(pg_dsn, fake):

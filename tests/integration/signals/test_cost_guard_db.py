@@ -59,13 +59,39 @@ def test_the_hard_budget_switches_ranking_off_the_llm(pg_dsn, monkeypatch):
     monkeypatch.setenv("LLM_DAILY_BUDGET_USD", "1.0")
     get_settings.cache_clear()
     try:
-        assert run(cost_guard.ranking_budget_exhausted(run(pool()))) is False
+        assert run(cost_guard.llm_refusal(run(pool()))) is None
         run(_usage(path="rank", cost_usd=0.6))
-        assert run(cost_guard.ranking_budget_exhausted(run(pool()))) is False
+        assert run(cost_guard.llm_refusal(run(pool()))) is None
         run(_usage(path="narrate", cost_usd=0.4))
-        assert run(cost_guard.ranking_budget_exhausted(run(pool()))) is True
+        assert run(cost_guard.llm_refusal(run(pool()))) == "llm_budget_exhausted"
     finally:
         monkeypatch.delenv("LLM_DAILY_BUDGET_USD")
+        get_settings.cache_clear()
+
+
+def test_one_user_cannot_spend_everyones_budget(pg_dsn, monkeypatch):
+    """With a 1 USD budget and a 20% share, the heavy user is cut off at 0.20 USD; someone else is not."""
+    from shared.settings import get_settings
+
+    share_day = DAY + timedelta(days=200)
+    monkeypatch.setattr(cost_guard, "today_utc", lambda: share_day)
+    monkeypatch.setenv("LLM_DAILY_BUDGET_USD", "1.0")
+    monkeypatch.setenv("LLM_USER_SHARE", "0.2")
+    get_settings.cache_clear()
+    try:
+        run(_fetch("INSERT INTO users (id) VALUES ('heavy') ON CONFLICT DO NOTHING"))
+        run(_usage(path="rank", cost_usd=0.15, user_id="heavy"))
+        assert run(cost_guard.llm_refusal(run(pool()), "heavy")) is None
+        run(_usage(path="rank", cost_usd=0.05, user_id="heavy"))
+        assert run(cost_guard.llm_refusal(run(pool()), "heavy")) == "llm_user_share_spent"
+        assert run(cost_guard.llm_refusal(run(pool()), "light")) is None
+        assert run(cost_guard.llm_refusal(run(pool()))) is None  # system work (prewarm) is not a user's share
+        rows = run(_fetch("SELECT calls, cost_usd FROM llm_usage_by_user WHERE day = $1 AND user_id = 'heavy'",
+                          share_day))
+        assert [(r["calls"], float(r["cost_usd"])) for r in rows] == [(2, 0.2)]
+    finally:
+        monkeypatch.delenv("LLM_DAILY_BUDGET_USD")
+        monkeypatch.delenv("LLM_USER_SHARE")
         get_settings.cache_clear()
 
 
@@ -79,7 +105,7 @@ def test_recording_never_breaks_the_caller():
 
 def test_an_unreadable_budget_fails_closed():
     class Broken:
-        async def fetchval(self, *a):
+        async def fetchrow(self, *a):
             raise ConnectionError("db down")
 
-    assert run(cost_guard.ranking_budget_exhausted(Broken())) is True
+    assert run(cost_guard.llm_refusal(Broken(), "u")) == "llm_budget_exhausted"

@@ -6,63 +6,20 @@ made with the same one, so user and item vectors share a space, as with the real
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
+from tests.synthetic_city import index_city, store_city
 from tests.unit.trips.trips_synthetic import fake_encode, make_venues
 
 CITY = "trips-testville"
 
 
-def _point_id(venue_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"activity_node:{venue_id}"))
-
-
-async def _seed_pg(dsn: str, venues) -> None:
-    from shared.adapters.postgres import create_pool
-
-    pool = await create_pool(dsn)
-    try:
-        async with pool.acquire() as conn:
-            await conn.execute("DELETE FROM itinerary_slots WHERE trip_id IN (SELECT id FROM trips WHERE city_id=$1)", CITY)
-            await conn.execute("DELETE FROM trips WHERE city_id = $1", CITY)
-            await conn.execute("DELETE FROM activity_nodes WHERE city_id = $1", CITY)
-            await conn.execute(
-                "INSERT INTO cities (id, name, seeded_at, venue_count) VALUES ($1, 'Testville', now(), $2) "
-                "ON CONFLICT (id) DO UPDATE SET seeded_at = now(), venue_count = $2", CITY, len(venues))
-            await conn.executemany(
-                "INSERT INTO activity_nodes (id, city_id, name, category, description, vibe_embedding, vibe_tags,"
-                " quality_signals, overrated_flag, lat, lon, hours, price_level) VALUES"
-                " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-                [(f"{CITY}:{v.id}", CITY, v.name, v.category, f"{v.name} in Testville", v.vector, list(v.tags),
-                  {"quality": v.quality}, v.overrated, v.lat, v.lon, v.hours, v.price_level) for v in venues])
-    finally:
-        await pool.close()
-
-
-def _seed_qdrant(venues) -> None:
-    from qdrant_client import models
-
-    from shared.adapters.qdrant import get_qdrant
-
-    q = get_qdrant()
-    name = f"venues_{CITY}"
-    if q.collection_exists(name):
-        q.delete_collection(name)
-    q.create_collection(name, vectors_config={"vibe": models.VectorParams(size=64, distance=models.Distance.COSINE)})
-    q.upsert(name, points=[
-        models.PointStruct(id=_point_id(f"{CITY}:{v.id}"), vector={"vibe": v.vector.tolist()},
-                           payload={"id": f"{CITY}:{v.id}", "city": CITY, "category": v.category, "tags": list(v.tags),
-                                    "price": v.price_level, "coordinates": {"lat": v.lat, "lon": v.lon}})
-        for v in venues])
-
-
 @pytest.fixture(scope="module")
 def testville(stack):
     venues = list(make_venues(96, seed=11).values())
-    asyncio.run(_seed_pg(stack.env["DATABASE_URL"], venues))
-    _seed_qdrant(venues)
+    asyncio.run(store_city(stack.env["DATABASE_URL"], CITY, "Testville", venues, drop_trips=True))
+    index_city(CITY, venues)
     return CITY
 
 
@@ -74,6 +31,19 @@ def fake_encoder(monkeypatch):
     ranking.archetype_persona.cache_clear()
     yield
     ranking.archetype_persona.cache_clear()
+
+
+def hold_prewarm(city: str) -> None:
+    """Mark the city's prewarm as already enqueued for this hour and the next, so planning here enqueues none:
+    the prewarm function would otherwise rank the city in its own process, later, behind other tests' backs."""
+    import time
+
+    from shared.adapters.redis_cache import get_redis
+    from shared.engine.serving.cache import KEY_VERSION
+
+    bucket = int(time.time() // 3600)
+    for b in (bucket, bucket + 1):
+        get_redis().set(f"prewarm:enqueued:{KEY_VERSION}:{city}:{b}", "1", ex=7200)
 
 
 def flush_trip_cache(city: str) -> None:
@@ -90,16 +60,19 @@ def run_planner(coro_fn):
     fire-and-forget tasks it scheduled (LLM usage records) finish before the pool closes."""
     async def wrapper():
         from shared.adapters.postgres import create_pool
-        from shared.adapters.qdrant import get_qdrant
-        from shared.adapters.redis_cache import get_redis
+        from shared.adapters.qdrant import get_async_qdrant
+        from shared.adapters.redis_cache import get_async_redis
         from shared.domains.travel.trips.planner import Deps
 
         pool = await create_pool()
+        deps = Deps(pool, get_async_qdrant(), get_async_redis())
         try:
-            return await coro_fn(Deps(pool, get_qdrant(), get_redis()))
+            return await coro_fn(deps)
         finally:
             await drain()
             await pool.close()
+            await deps.redis.aclose()  # their connections belong to this loop, which ends here
+            await deps.qdrant.close()
 
     return asyncio.run(wrapper())
 
@@ -119,3 +92,12 @@ def trip_request(city: str, days: int = 3, **kw):
     start = dt.date(2031, 5, 1)
     return TripRequest.model_validate({"city": city, "start_date": start.isoformat(),
                                        "end_date": (start + dt.timedelta(days=days - 1)).isoformat(), **kw})
+
+
+async def become_companions(pool, inviter: str, invitee: str) -> None:
+    """The consent a group trip needs, given the way a user gives it: an invitation code, accepted."""
+    from shared.domains.travel.trips import companions
+
+    async with pool.acquire() as conn:
+        invite = await companions.create_invite(conn, inviter)
+        await companions.accept_invite(conn, invite["code"], invitee)

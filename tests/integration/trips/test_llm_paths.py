@@ -29,7 +29,8 @@ from tests.fakes.anthropic_server import (
     text_reply,
     tool_use,
 )
-from tests.integration.trips.conftest import drain as _drain, flush_trip_cache, run_planner as _run, trip_request
+from tests.integration.trips.conftest import (drain as _drain, flush_trip_cache, hold_prewarm, run_planner as _run,
+                                           trip_request)
 
 pytestmark = pytest.mark.integration
 
@@ -128,13 +129,7 @@ def usage_day(stack, monkeypatch):
 def city(testville, fake_encoder):
     """The synthetic city with an empty ranked cache (so every case really ranks) and no cache pre-warm enqueued
     from here (the prewarm function would rank the same keys in another process, without our fake)."""
-    from shared.adapters.redis_cache import get_redis
-    from shared.engine.serving.cache import KEY_VERSION
-
-    bucket = int(time.time() // 3600)
-    r = get_redis()
-    for b in (bucket, bucket + 1):
-        r.set(f"prewarm:enqueued:{KEY_VERSION}:{testville}:{b}", "1", ex=7200)
+    hold_prewarm(testville)
     flush_trip_cache(testville)
     yield testville
     flush_trip_cache(testville)
@@ -173,7 +168,7 @@ def test_cold_user_is_ranked_by_the_llm_and_its_usage_is_recorded(city, fake, us
     async def go(deps):
         body, version = await plan_trip(deps, "llm-user-ok", trip_request(city, 2, tags=TAGS))
         await _drain()
-        base = json.loads(deps.redis.get(base_key(city, body["persona"]["archetype"])))
+        base = json.loads(await deps.redis.get(base_key(city, body["persona"]["archetype"])))
         venue_ids = {r["id"] for r in await deps.pool.fetch("SELECT id FROM activity_nodes WHERE city_id = $1", city)}
         return body, version, base, venue_ids, await _usage(deps.pool, "trips.ranking")
 
@@ -229,7 +224,7 @@ def test_llm_failures_fall_back_to_the_heuristic_with_the_reason(city, fake, usa
         body, _ = await plan_trip(deps, f"llm-user-{case}", trip_request(city, 2, tags=TAGS))
         await _drain()
         stored = await deps.pool.fetchrow("SELECT served_by, model_version FROM trips WHERE id = $1", body["trip_id"])
-        ttl = deps.redis.ttl(base_key(city, body["persona"]["archetype"]))
+        ttl = await deps.redis.ttl(base_key(city, body["persona"]["archetype"]))
         return body, stored, ttl, await _usage(deps.pool, "trips.ranking")
 
     body, stored, ttl, usage = _run(go)

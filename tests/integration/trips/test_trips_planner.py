@@ -6,7 +6,8 @@ import pytest
 
 from shared.api.http import from_domain_error
 from shared.domains.errors import DomainError
-from tests.integration.trips.conftest import flush_trip_cache, run_planner as _run, trip_request as _req
+from tests.integration.trips.conftest import (become_companions, flush_trip_cache, run_planner as _run,
+                                           trip_request as _req)
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +60,17 @@ def test_group_trip_represents_both_members(testville, fake_encoder):
 
     async def go(deps):
         await plan_trip(deps, "it-outdoors", _req(testville, tags={"interests": ["hiking", "parks", "outdoors"]}))
+        await become_companions(deps.pool, "it-outdoors", "it-food")
         return await plan_trip(deps, "it-food", _req(testville, days=2, group_user_ids=["it-outdoors"],
                                                      tags={"food": ["ramen", "coffee", "seafood"]}))
 
     body, _ = _run(go)
     slots = [s for d in body["days"] for s in d["slots"]]
     assert {u for s in slots for u in s["serves"]} == {"it-food", "it-outdoors"}
+    # the other member is named, but their persona is theirs
+    assert body["members"][0] == {"user_id": "it-food", "you": True, "archetype": body["members"][0]["archetype"],
+                                  "state": "cold"}
+    assert body["members"][1] == {"user_id": "it-outdoors", "you": False}
     tags = [set(s["venue"]["tags"]) for s in slots]
     assert any(t & {"global-cuisine", "coffee", "seafood"} for t in tags)
     assert any(t & {"outdoors", "nature", "active"} for t in tags)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.places_server import FakePlaces, place
-from tests.integration.trips.conftest import run_planner as _run, trip_request as _req
+from tests.integration.trips.conftest import become_companions, run_planner as _run, trip_request as _req
 
 pytestmark = pytest.mark.integration
 CITY = "trips-placesburg"
@@ -72,6 +72,7 @@ def test_unseeded_group_trip_represents_every_member(placesburg, fake_encoder):
     async def go(deps):
         async with deps.pool.acquire() as conn:
             await ensure_persona(deps.pool, conn, "unseeded-hiker", parse_tags(OUTDOORS))
+        await become_companions(deps.pool, "unseeded-hiker", "unseeded-foodie")
         return await plan_trip(deps, "unseeded-foodie", _req(CITY, tags=FOOD, group_user_ids=["unseeded-hiker"]))
 
     body, _ = _run(go)

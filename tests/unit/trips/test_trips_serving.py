@@ -79,7 +79,7 @@ def test_no_key_means_heuristic_and_the_result_says_so():
 
 def test_budget_exhausted_skips_the_llm():
     llm = FakeLLM("ok")
-    res = RankerRouter(llm=llm, llm_allowed=False).rank(ctx(), list(make_venues(10).values()))
+    res = RankerRouter(llm=llm, llm_refusal="llm_budget_exhausted").rank(ctx(), list(make_venues(10).values()))
     assert llm.calls == 0 and res.fallback_reason == "llm_budget_exhausted"
 
 

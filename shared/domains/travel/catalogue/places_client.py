@@ -9,6 +9,9 @@ Order of every lookup (the architecture's "cache first" rule):
    API key at all);
 2. otherwise reserve one call against today's cap (places_api_usage, one atomic conditional upsert), then call;
 3. if the cap is reached, serve the stale cached row when there is one (marked stale), else raise PlacesCapReached.
+A client made for one user's request (user_id) also reserves against that user's share of the cap
+(settings.places_user_share, in places_usage_by_user), so one user cannot spend the whole day's cap; a refused
+user gets stale rows or PlacesCapReached like everyone once the cap is spent. Seeding runs with no user.
 Details are cached under the place id; a text search under "searchText:<sha256 of the request and field mask>".
 """
 from __future__ import annotations
@@ -42,6 +45,10 @@ class PlacesUnavailable(PlacesError):
 
 class PlacesCapReached(PlacesError):
     """Today's cap of paid calls is spent and nothing (not even stale) is cached."""
+
+
+class _Refused(Exception):
+    """A reservation refused inside its transaction (rolled back)."""
 
 
 class PlacesApiError(PlacesError):
@@ -86,12 +93,15 @@ class PlacesClient:
         ttl: timedelta = DEFAULT_TTL,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        user_id: str | None = None,
     ) -> None:
         settings = get_settings()
         self.pool = pool
+        self.user_id = user_id
         self.api_key = api_key if api_key is not None else (settings.places_api_key or get_secret("PLACES_API_KEY") or "")
         self.base_url = (base_url or settings.places_base_url).rstrip("/")
         self.daily_cap = settings.places_daily_cap if daily_cap is None else daily_cap
+        self.user_cap = int(self.daily_cap * settings.places_user_share)
         self.ttl = ttl
         self.timeout_s = timeout_s
         self._transport = transport
@@ -124,19 +134,36 @@ class PlacesClient:
                 ON CONFLICT (day) DO UPDATE SET {column} = places_api_usage.{column} + 1, updated_at = now()"""
         )
 
-    async def _reserve_call(self) -> bool:
+    async def _reserve_call(self) -> str | None:
+        """Reserve one paid call; None when reserved, else why not (the day's cap, or this user's share of it).
+        Both counters move in one transaction, so a refusal by either reserves nothing."""
         if self.daily_cap <= 0:
-            return False
-        used = await self.pool.fetchval(
-            """
-            INSERT INTO places_api_usage (day, calls) VALUES ((now() AT TIME ZONE 'UTC')::date, 1)
-            ON CONFLICT (day) DO UPDATE SET calls = places_api_usage.calls + 1, updated_at = now()
-             WHERE places_api_usage.calls < $1
-            RETURNING calls
-            """,
-            self.daily_cap,
-        )
-        return used is not None
+            return f"the daily cap of {self.daily_cap} Places API calls is reached"
+        async with self.pool.acquire() as conn, conn.transaction():
+            if self.user_id is not None:
+                mine = await conn.fetchval(
+                    """
+                    INSERT INTO places_usage_by_user AS u (day, user_id, calls)
+                    VALUES ((now() AT TIME ZONE 'UTC')::date, $1, 1)
+                    ON CONFLICT (day, user_id) DO UPDATE SET calls = u.calls + 1 WHERE u.calls < $2
+                    RETURNING calls
+                    """,
+                    self.user_id, self.user_cap,
+                )
+                if mine is None or mine > self.user_cap:
+                    raise _Refused(f"this user's share of {self.user_cap} Places API calls today is spent")
+            used = await conn.fetchval(
+                """
+                INSERT INTO places_api_usage (day, calls) VALUES ((now() AT TIME ZONE 'UTC')::date, 1)
+                ON CONFLICT (day) DO UPDATE SET calls = places_api_usage.calls + 1, updated_at = now()
+                 WHERE places_api_usage.calls < $1
+                RETURNING calls
+                """,
+                self.daily_cap,
+            )
+            if used is None:
+                raise _Refused(f"the daily cap of {self.daily_cap} Places API calls is reached")
+        return None
 
     async def calls_today(self) -> int:
         return int(await self.pool.fetchval(
@@ -167,16 +194,18 @@ class PlacesClient:
         if not self.api_key and cached is not None:
             self.stats.stale_served += 1
             return PlacesAnswer(cached, from_cache=True, stale=True, cache_key=key)
-        if not await self._reserve_call():
+        try:
+            refused = await self._reserve_call()
+        except _Refused as exc:  # raised inside the transaction so that it rolls back
+            refused = str(exc)
+        if refused:
             self.stats.refused += 1
             await self._count("refused")
             if cached is not None:
                 self.stats.stale_served += 1
                 return PlacesAnswer(cached, from_cache=True, stale=True, cache_key=key)
-            raise PlacesCapReached(
-                f"the daily cap of {self.daily_cap} Places API calls is reached and {key!r} is not cached; "
-                "raise PLACES_DAILY_CAP or retry tomorrow"
-            )
+            raise PlacesCapReached(f"{refused} and {key!r} is not cached; raise PLACES_DAILY_CAP "
+                                   "(or PLACES_USER_SHARE) or retry tomorrow")
         self.stats.calls += 1
         data = await fetch()
         await self._store(key, data)

@@ -91,12 +91,12 @@ def prewarm_payloads(city: str) -> list[tuple[str, dict]]:
             for a in ARCHETYPE_NAMES for p in DAY_PARTS for d in range(1, MAX_CACHED_DAY + 1)]
 
 
-def schedule_prewarm(redis, city: str) -> None:
+async def schedule_prewarm(redis, city: str) -> None:
     """Enqueue the 45 combinations on the prewarm queue from a background thread. A Redis marker keeps
     it to once per city per hour per process fleet; the deterministic task ids make a repeat harmless anyway."""
     bucket = int(time.time() // 3600)
     try:
-        if not redis.set(f"prewarm:enqueued:{KEY_VERSION}:{city}:{bucket}", "1", nx=True, ex=3600):
+        if not await redis.set(f"prewarm:enqueued:{KEY_VERSION}:{city}:{bucket}", "1", nx=True, ex=3600):
             return
     except Exception:
         log.warning("redis unavailable for the prewarm marker", exc_info=True)

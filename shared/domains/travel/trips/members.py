@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 
 from shared.domains.errors import InvalidRequest
-from shared.domains.travel.trips import store
+from shared.domains.travel.trips import companions, store
 from shared.domains.travel.trips.archetypes import assign_archetype
 from shared.domains.travel.trips.persona import Persona, build_persona
 from shared.domains.travel.trips.tags import Tags, parse_tags
@@ -27,9 +27,10 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
     """The user's persona, (re)built when new tags arrive or none is stored. Returns (persona, signal_count).
     The persona writer is an LLM call like the ranker's: it needs a key and an unspent daily budget, and its
     tokens go to the cost guard (through `pool`, outside the caller's connection)."""
-    from shared.domains.travel.trips.rankers import llm_allowed
+    from shared.domains.travel.trips.rankers import llm_refusal
     from shared.domains.travel.trips.ranking import default_vibe_encoder
     from shared.engine.cost_guard import record_usage
+    from shared.settings import get_settings
 
     row = await store.ensure_user(conn, user_id)
     existing = persona_from_row(row)
@@ -37,12 +38,12 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
         return existing, row["signal_count"]
     tags = tags or Tags()
     loop = asyncio.get_running_loop()
-    use_llm = await llm_allowed(pool)
+    use_llm = bool(get_settings().anthropic_api_key) and await llm_refusal(pool, user_id) is None
     usages: list[dict] = []
     persona = await loop.run_in_executor(None, lambda: build_persona(tags, default_vibe_encoder, use_llm=use_llm,
                                                                      on_usage=usages.append))
     for usage in usages:
-        await record_usage(pool, "trips.persona", usage)
+        await record_usage(pool, "trips.persona", usage, user_id)
     await store.save_persona(conn, user_id, tags.as_json(), persona.description, persona.embedding)
     return persona, row["signal_count"]
 
@@ -54,6 +55,7 @@ async def load_members(pool, conn, user_id: str, tags: Tags | None, group_user_i
         return members
     if user_id in group_user_ids:
         raise InvalidRequest("group_user_ids must not include the caller", "group_user_ids")
+    await companions.require_companions(conn, user_id, group_user_ids)
     rows = await store.load_users(conn, group_user_ids)
     for i, uid in enumerate(group_user_ids):
         p = persona_from_row(rows.get(uid))

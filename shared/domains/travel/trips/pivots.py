@@ -136,10 +136,10 @@ async def _renarrate(conn, trip: dict, slot: dict, prev: dict | None) -> None:
     slot.update(generated_narrative=narrative, details=details)
 
 
-def announce(redis, trip_id: str, event: dict, user_id: str) -> None:
+async def announce(redis, trip_id: str, event: dict, user_id: str) -> None:
     """To the trip's live stream, and to the `pivots` topic (with the traveller, for pivot_outcomes)."""
     try:
-        redis.publish(channel(trip_id), json.dumps(event, default=str))
+        await redis.publish(channel(trip_id), json.dumps(event, default=str))
     except Exception:
         log.warning("could not announce pivot on redis", exc_info=True)
     try:
@@ -230,7 +230,7 @@ async def mood(conn, qdrant, redis, trip: dict, slots: list[dict], mood_name: st
         from shared.domains.travel.trips.persona import user_tower
 
         q = m + 0.5 * user_tower(np.asarray(user["persona_embedding"], dtype=np.float32))
-    hits = search(qdrant, trip["city_id"], q / (np.linalg.norm(q) or 1.0), k=MOOD_K)
+    hits = await search(qdrant, trip["city_id"], q / (np.linalg.norm(q) or 1.0), k=MOOD_K)
     rows = await fetch_rows(conn, [h[0] for h in hits], plannable_only=True)
     wanted = set(MOOD_TERMS[mood_name])
     cands = []
@@ -297,7 +297,7 @@ async def pivot(conn, qdrant, redis, trip_id: str, user_id: str, req: PivotReque
         result = await mood(conn, qdrant, redis, trip, slots, req.mood, req.day, req.slot_id)
     result["trip_id"] = trip_id
     if result["changed"]:
-        announce(redis, trip_id, {"event": "pivot", **result}, user_id)
+        await announce(redis, trip_id, {"event": "pivot", **result}, user_id)
     return result
 
 
@@ -326,6 +326,6 @@ async def swap(conn, redis, trip_id: str, user_id: str, slot_id: str, req: SwapR
     fb = _drop_everywhere(fallbacks, {venue["id"]})
     swapped_out = dict(slot)  # _apply updates the slot in place
     changed = await _apply(conn, redis, trip, slots, slot, venue, "swap", served_by, fb, served_by)
-    announce(redis, trip_id, {"event": "swap", "changed": [changed]}, user_id)
+    await announce(redis, trip_id, {"event": "swap", "changed": [changed]}, user_id)
     record_swap(user_id, trip, swapped_out, venue)
     return {"trip_id": trip_id, "slot": changed, "served_by": served_by, "ranker_calls": 0}

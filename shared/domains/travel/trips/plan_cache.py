@@ -34,20 +34,20 @@ def plan_cache_key(city: str, req, members, rankings: dict, first_visit: bool) -
     return f"plan:{KEY_VERSION}:{city}:{digest}"
 
 
-def store_plan(redis, key: str, plan: Plan) -> None:
+async def store_plan(redis, key: str, plan: Plan) -> None:
     data = {"slots": [[s.day_number, s.slot_order, s.day_part, s.venue.id, s.score, s.arrive, s.serves, s.kind,
                        s.depart, s.travel.as_dict() if s.travel else None, s.matched, s.decision]
                       for s in plan.slots],
             "fallbacks": plan.fallbacks, "empty_reason": plan.empty_reason, "notes": plan.notes}
     try:
-        redis.set(key, json.dumps(data, separators=(",", ":")), ex=PLAN_TTL_S)
+        await redis.set(key, json.dumps(data, separators=(",", ":")), ex=PLAN_TTL_S)
     except Exception:
         log.warning("could not cache the assembled plan", exc_info=True)
 
 
-def load_plan(redis, key: str, pool: dict) -> Plan | None:
+async def load_plan(redis, key: str, pool: dict) -> Plan | None:
     try:
-        raw = redis.get(key)
+        raw = await redis.get(key)
     except Exception:
         return None
     if raw is None:

@@ -38,9 +38,10 @@ from shared.settings import get_settings
 
 @dataclass
 class Deps:
-    pool: Any
-    qdrant: Any
-    redis: Any
+    """The stores a plan uses, all non-blocking: planning runs on the process's one event loop."""
+    pool: Any      # asyncpg pool
+    qdrant: Any    # AsyncQdrantClient (shared.adapters.qdrant.get_async_qdrant)
+    redis: Any     # redis.asyncio client (shared.adapters.redis_cache.get_async_redis)
 
 
 def request_tags(req: TripRequest) -> Tags | None:
@@ -114,12 +115,12 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         extra = await extra_candidates(conn, dest.city_id, trip.tags, set(pool)) if dest.seeded else {}
         pool.update(extra)
         pkey = plan_cache_key(dest.city_id, req, members, rankings, first_visit)
-        plan = load_plan(deps.redis, pkey, pool) if pkey else None
+        plan = await load_plan(deps.redis, pkey, pool) if pkey else None
         plan_hit = plan is not None
         if plan is None:
             plan = assemble_for(pool, members, lambda uid, p: rankers.member_relevance(rankings[uid], p, extra), trip)
             if pkey:
-                store_plan(deps.redis, pkey, plan)
+                await store_plan(deps.redis, pkey, plan)
         primary = rankings[user_id]
         if not plan.slots:
             why = problem or primary.fallback_reason or plan.empty_reason
@@ -152,9 +153,9 @@ async def plan_trip(deps: Deps, user_id: str, req: TripRequest) -> tuple[dict, s
         emit.publish_candidate_set(rankings[uid], uid, record["id"], req.days, len(members),
                                    shadow=None if is_cold(signals) else shadow, decisions=decisions)
     if dest.seeded:
-        emit.schedule_prewarm(deps.redis, dest.city_id)
+        await emit.schedule_prewarm(deps.redis, dest.city_id)
     persona = members[0][1]
-    body = trip_view(record, slots, live={
+    body = trip_view(record, slots, user_id, live={
         "cache": {"hit": plan_hit, "ranker_calls": sum(r.ranker_calls for r in by_key.values())},
         "ranking_cache_hit": all(r.cache_hit for r in by_key.values()),
         "persona": {"archetype": persona.archetype, "description": persona.description},

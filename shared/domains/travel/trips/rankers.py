@@ -21,8 +21,9 @@ _ml_cache: dict[str, Any] = {}   # name@version -> MLRanker, oldest first
 ML_CACHE_SIZE = 4
 
 
-def make_router_factory(deps, llm_allowed: bool, ml=None):
-    """A new router per ranking (it records its own calls), counting every call in Redis as well."""
+def make_router_factory(deps, llm_refusal: str | None, ml=None, user_id: str | None = None):
+    """A new router per ranking (it records its own calls), counting every call in Redis as well; LLM spend is
+    counted against `user_id`'s daily share (None: system work such as prewarming)."""
     from shared.settings import get_settings
 
     loop = asyncio.get_running_loop()
@@ -30,32 +31,30 @@ def make_router_factory(deps, llm_allowed: bool, ml=None):
     def on_usage(usage: dict) -> None:
         from shared.engine.cost_guard import record_usage
 
-        asyncio.run_coroutine_threadsafe(record_usage(deps.pool, "trips.ranking", usage), loop)
+        asyncio.run_coroutine_threadsafe(record_usage(deps.pool, "trips.ranking", usage, user_id), loop)
 
     has_key = bool(get_settings().anthropic_api_key)
 
     def factory() -> RankerRouter:
         return RankerRouter(
             llm=LLMRanker(on_usage=on_usage, timeout_s=3.0) if has_key else None,
-            ml=ml, llm_budget_s=3.5, llm_allowed=llm_allowed,
-            on_call=lambda name: count_call(deps.redis, name),
+            ml=ml, llm_budget_s=3.5, llm_refusal=llm_refusal,
+            # the router runs in an executor thread: the count goes back to the loop that owns the client
+            on_call=lambda name: asyncio.run_coroutine_threadsafe(count_call(deps.redis, name), loop),
         )
 
     return factory
 
 
-async def llm_allowed(pool) -> bool:
+async def llm_refusal(pool, user_id: str | None = None) -> str | None:
+    """Why this request may not call the LLM (cost_guard.llm_refusal: the day's budget or the user's share of
+    it is spent); None when it may. Without an API key there is no LLM to refuse."""
+    from shared.engine.cost_guard import llm_refusal as refusal
     from shared.settings import get_settings
 
     if not get_settings().anthropic_api_key:
-        return False  # no LLM ranker at all: no need to ask the cost guard
-    try:
-        from shared.engine.cost_guard import ranking_budget_exhausted
-
-        return not await ranking_budget_exhausted(pool)
-    except Exception:  # no usage table yet or DB hiccup: the guard must not break planning
-        log.warning("cost guard unavailable; allowing the LLM ranker", exc_info=True)
-        return True
+        return None  # the router has no LLM ranker and says so itself (no_anthropic_key)
+    return await refusal(pool, user_id)
 
 
 async def production_ml(conn):
@@ -106,9 +105,10 @@ async def rank_members(deps, conn, city_id: str, members, days: int) -> tuple[di
     A warm member in the ML holdout (experiments.py) gets the cold path, and their ranking says why."""
     from shared.engine.serving.experiments import held_out_of_ml
 
-    allowed = await llm_allowed(deps.pool)
+    caller = members[0][0]  # the group's LLM calls count against the one who asked for the trip
+    refusal = await llm_refusal(deps.pool, caller)
     ml = await production_ml(conn) if any(not is_cold(s) for _, _, s in members) else None
-    factory = make_router_factory(deps, allowed, ml)
+    factory = make_router_factory(deps, refusal, ml, caller)
     rankings: dict[str, Ranking] = {}
     by_key: dict[str, Ranking] = {}
     for uid, p, s in members:

@@ -162,12 +162,12 @@ async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str,
     last), from the L1, then Redis, then the ranker."""
     cache = RankedCache(redis)
     bkey = base_key(city, archetype)
-    local = local_rankings.get(bkey, cache.get_many([base_id_key(city, archetype)])[0])
+    local = local_rankings.get(bkey, (await cache.get_many([base_id_key(city, archetype)]))[0])
     if local is not None:
         return local
     wanted = [(p, d) for p in DAY_PARTS for d in range(1, MAX_CACHED_DAY + 1)]
     keys = [bkey] + [ranked_key(city, archetype, p, d) for p, d in wanted]
-    values = cache.get_many(keys)
+    values = await cache.get_many(keys)
     base, combo_vals = values[0], values[1:]
     if base is not None and all(v is not None for v in combo_vals):
         ranking = _to_ranking(city, archetype, base, {k: v for k, v in zip(wanted, combo_vals)}, True, 0)
@@ -175,12 +175,12 @@ async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str,
         return ranking
     calls, computed = 0, False
     if base is None:
-        locked = cache.acquire(bkey)
+        locked = await cache.acquire(bkey)
         if not locked:  # someone else is ranking this archetype: wait for their result
             deadline = time.monotonic() + LOCK_WAIT_S
             while time.monotonic() < deadline and base is None:
                 await asyncio.sleep(0.05)
-                base = cache.get_many([bkey])[0]
+                base = (await cache.get_many([bkey]))[0]
         if base is None:
             try:
                 base, calls = await _compute_base(conn, qdrant, city, archetype_persona(archetype), router_factory(),
@@ -188,7 +188,7 @@ async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str,
                 computed = True
             finally:
                 if locked:
-                    cache.release(bkey)
+                    await cache.release(bkey)
     venues = {d["id"]: from_cache(d) for d in base["venues"]}
     combos = _combos_from(base["items"], venues, MAX_CACHED_DAY)
     to_store = {ranked_key(city, archetype, p, d): v for (p, d), v in combos.items()}
@@ -199,7 +199,7 @@ async def archetype_ranking(conn, qdrant, redis, city: str, archetype: str,
         to_store = {}  # never cache an empty ranking: the index may be back on the next request
     # the LLM was wanted but failed (or its budget is spent): keep the stand-in briefly, not for the full TTL
     llm_failed = str(base.get("fallback_reason") or "").startswith("llm_")
-    cache.set_many(to_store, ttl_s=FALLBACK_TTL_S if llm_failed else None)
+    await cache.set_many(to_store, ttl_s=FALLBACK_TTL_S if llm_failed else None)
     ranking = _to_ranking(city, archetype, base, combos, False, calls, venues)
     if to_store:
         local_rankings.put(bkey, replace(ranking, ranker_calls=0))

@@ -24,7 +24,8 @@ class TripRequest(BaseModel):
                      a day's grace for time zones) and at most MAX_YEARS_AHEAD years ahead
     tags:            onboarding tags, object or list (see shared/domains/travel/trips/tags.py for the vocabulary)
     budget:          "low" | "medium" | "high" | "luxury" or 1..4: the highest price level a stop may have
-    group_user_ids:  other travellers (existing users with a persona) to plan a compromise trip for
+    group_user_ids:  other travellers to plan a compromise trip for: only companions (users who accepted the
+                     caller's invitation, or whose invitation the caller accepted; see companions.py) with a persona
     """
     model_config = ConfigDict(extra="forbid")
 
@@ -139,3 +140,10 @@ class PivotRequest(BaseModel):
             if self.day is None and not self.slot_id:
                 return "day", "a mood pivot needs a day or a slot_id"
         return None
+
+
+class InviteAcceptance(BaseModel):
+    """POST /v1/users/me/companions: accept the invitation code another traveller gave you."""
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")

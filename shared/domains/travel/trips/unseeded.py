@@ -62,7 +62,7 @@ def candidate_from_place(place: dict) -> Candidate | None:
     )
 
 
-async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str | None]:
+async def places_candidates(pool, city_name: str, user_id: str | None = None) -> tuple[list[Candidate], str | None]:
     from shared.domains.travel.catalogue.places_client import PlacesClient, PlacesError
 
     seen: dict[str, Candidate] = {}
@@ -70,7 +70,7 @@ async def places_candidates(pool, city_name: str) -> tuple[list[Candidate], str 
     client = None
     for q in QUERIES:
         try:
-            client = client or PlacesClient(pool, timeout_s=4.0)  # reading its key can fail too (no credentials)
+            client = client or PlacesClient(pool, timeout_s=4.0, user_id=user_id)  # reading its key can fail too (no credentials)
             answer = await client.search_text(q.format(city=city_name), max_results=20)
         except PlacesError as exc:
             error = str(exc)
@@ -94,7 +94,7 @@ async def places_ranking(pool, city_id: str, city_name: str, persona, user_id: s
     from shared.domains.travel.trips.scoring import derive_combos
     from shared.engine.serving.cache import DAY_PARTS, MAX_CACHED_DAY
 
-    cands, problem = await places_candidates(pool, city_name)
+    cands, problem = await places_candidates(pool, city_name, user_id)
     ctx = RankingContext(user_id=user_id, signal_count=signals, tags=persona.tags.vibe_terms())
     items = HeuristicRanker().rank(ctx, cands)
     venues = {c.id: c for c in cands}

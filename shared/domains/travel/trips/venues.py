@@ -110,9 +110,9 @@ async def fetch_break_candidates(conn, city_id: str, have: set[str],
     return [candidate_from_row(r) for r in rows]
 
 
-def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
+async def search(qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K):
     """Ids and similarities only: details and the vibe vector come from Postgres (fetch_rows)."""
-    return ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
+    return await ann_search(qdrant, collection_for(city_id), query, k=k, with_vectors=False, payload_fields=["id"])
 
 
 OVERFETCH = 3          # ANN fetches k*OVERFETCH, then balance_stop_kinds keeps k
@@ -142,7 +142,7 @@ def balance_stop_kinds(cands: list[Candidate], k: int = DEFAULT_K) -> list[Candi
 async def retrieve(conn, qdrant, city_id: str, query: np.ndarray, k: int = DEFAULT_K) -> list[Candidate]:
     """ANN candidates (k of them, balanced across kinds of stop), hydrated from Postgres, in ANN order, plus the
     city's landmarks. Only plannable venues: services, lodging and uncorroborated records never reach a ranker."""
-    hits = search(qdrant, city_id, query, k * OVERFETCH)
+    hits = await search(qdrant, city_id, query, k * OVERFETCH)
     rows = await fetch_rows(conn, [h[0] for h in hits], plannable_only=True)
     out = []
     for vid, score, _payload, vec in hits:

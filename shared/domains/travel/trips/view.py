@@ -33,9 +33,22 @@ def render_days(city_id: str, start: dt.date, n_days: int, slots: list[dict]) ->
     return days
 
 
-def trip_view(trip: dict, slots: list[dict], live: dict | None = None) -> dict:
-    """`trip`: the trips row (or the dict about to be inserted); `live`: what only the creating response knows
-    (cache, timings, persona)."""
+def members_view(trip: dict, viewer: str) -> list[dict]:
+    """Every member by id; only the viewer's own entry shows their archetype and cold/warm state (another
+    member's persona is theirs, not their companions')."""
+    meta = trip.get("meta") or {}
+    out = []
+    for uid in trip.get("member_ids") or []:
+        entry: dict = {"user_id": uid, "you": uid == viewer}
+        if uid == viewer:
+            entry.update(archetype=(meta.get("archetypes") or {}).get(uid), state=(meta.get("states") or {}).get(uid))
+        out.append(entry)
+    return out
+
+
+def trip_view(trip: dict, slots: list[dict], viewer: str, live: dict | None = None) -> dict:
+    """`trip`: the trips row (or the dict about to be inserted); `viewer`: who is reading it (a member); `live`:
+    what only the creating response knows (cache, timings, persona)."""
     meta = trip.get("meta") or {}
     days = (trip["end_date"] - trip["start_date"]).days + 1
     body = {
@@ -45,8 +58,7 @@ def trip_view(trip: dict, slots: list[dict], live: dict | None = None) -> dict:
         "days": render_days(trip["city_id"], trip["start_date"], days, slots),
         "served_by": trip["served_by"], "ranker": meta.get("ranker"), "model_version": trip["model_version"],
         "fallback_reason": meta.get("fallback_reason"), "arbitration": meta.get("arbitration"),
-        "members": [{"user_id": uid, "archetype": (meta.get("archetypes") or {}).get(uid),
-                     "state": (meta.get("states") or {}).get(uid)} for uid in trip.get("member_ids") or []],
+        "members": members_view(trip, viewer),
         "empty_reason": meta.get("empty_reason"), "notes": meta.get("notes") or [],
     }
     if meta.get("quality_signals"):
