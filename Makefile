@@ -54,6 +54,8 @@ bench: install
 	$(PY) bench/trips_bench.py
 	$(PY) bench/itinerary_quality.py --seed-missing --cities seattle,paris,san-francisco,seoul,los-angeles,new-orleans,brooklyn,busan
 	$(PY) bench/signals_load.py
+	$(PY) bench/load_targets.py
+	$(PY) bench/fuzz.py --requests 10000
 	$(PY) bench/engine_bench.py
 	$(PY) bench/sequence_bench.py
 	$(PY) bench/learning_loop.py
