@@ -22,6 +22,15 @@ def lift_rate_limits() -> None:
     os.environ.update({f"RATE_LIMIT_{name.upper()}": "100000/1" for name in DEFAULT_RATE_LIMITS})
 
 
+def forget_running_stack() -> None:
+    """A benchmark that writes (and deletes) data starts a stack of its own: the stores of a stack the shell
+    points at (DATABASE_URL, REDIS_URL, QDRANT_URL exported by `emulators.cli env`) are never reused."""
+    from emulators.stack import EXTERNAL_SETTINGS
+
+    for key in EXTERNAL_SETTINGS:
+        os.environ.pop(key, None)
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
 

@@ -47,7 +47,6 @@ STREAM_MAX_S = 0.2
 LEARN_EXAMPLES = 4
 REQUEST_TIMEOUT_S = 60
 CITY = "fuzz-testville"
-RAISED_RATE_LIMIT = "100000/60"
 
 
 @dataclass
@@ -301,32 +300,22 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
 
-    from _common import write_result
+    from _common import forget_running_stack, lift_rate_limits, write_result
 
-    from emulators.procs import ProcessTable
-    from emulators.stack import Stack, free_port
+    from emulators.stack import Stack
 
     os.environ.setdefault("SIGNAL_PSEUDONYM_SALT", "bench-" + uuid.uuid4().hex)
     # the per-user rate limits (trips 20 per 10 min, ...) would answer most of 10,000 requests with a 429 and
-    # hide the code behind them; the suite's contract test runs with the real limits
-    for name in ("TRIPS", "PIVOTS", "STREAMS"):
-        os.environ[f"RATE_LIMIT_{name}"] = RAISED_RATE_LIMIT
+    # hide the code behind them (they are tested in tests/integration/foundation/test_rate_limits.py)
+    lift_rate_limits()
+    forget_running_stack()
     state = Path(tempfile.mkdtemp(prefix="concierge-fuzz-bench-"))
-    pg_table = ProcessTable(state / "pg")
     stack = None
     rounds = []
     total = Report()
     t0 = time.perf_counter()
     try:
-        from emulators.postgres import start_postgres
-        from shared.db.migrate import apply_migrations
-        from shared.settings import get_settings
-
-        print("starting Postgres and the local stack ...")
-        dsn = start_postgres(pg_table, state / "pg" / "data", free_port())
-        asyncio.run(apply_migrations(dsn, log=lambda _m: None))
-        os.environ["DATABASE_URL"] = dsn
-        get_settings.cache_clear()
+        print("starting the local stack ...")
         stack = Stack(state_dir=state / "stack", dynamic_ports=True, scheduler=False, progress=lambda _m: None)
         stack.up()
         stack.export()
@@ -353,7 +342,6 @@ def main() -> int:
     finally:
         if stack is not None:
             stack.down(quiet=True)
-        pg_table.stop_all()
         shutil.rmtree(state, ignore_errors=True)
     summary = total.as_dict()
     write_result("fuzz", {
@@ -365,7 +353,8 @@ def main() -> int:
                    "fixture_substitution": "every second case uses the fuzz user's real trip, slot and run ids "
                                            "and a registered model's name and version; "
                                            "every fourth body its real city, dates, trip, slot and venue ids",
-                   "rate_limits": {name: RAISED_RATE_LIMIT for name in ("trips", "pivots", "streams")}},
+                   "rate_limits": {k[len("RATE_LIMIT_"):].lower(): v for k, v in os.environ.items()
+                                   if k.startswith("RATE_LIMIT_")}},
         "tool_versions": tool_versions(),
         **summary,
         "rounds": rounds,

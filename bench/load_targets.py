@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from _common import REPO_ROOT, lift_rate_limits, summarise, write_result
+from _common import REPO_ROOT, forget_running_stack, lift_rate_limits, summarise, write_result
 from signals_load import make_signals, run_mode, seed
 
 from emulators.stack import Stack
@@ -117,6 +117,7 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(args.seed)
     lift_rate_limits()  # the targets are about capacity; the per-user limits would answer 429 first
+    forget_running_stack()
     os.environ.setdefault("SIGNAL_PSEUDONYM_SALT", "bench-" + uuid.uuid4().hex)
     state = Path(tempfile.mkdtemp(prefix="concierge-load-"))
     stack = Stack(state_dir=state, dynamic_ports=True, scheduler=False, progress=lambda _m: None)

@@ -96,12 +96,13 @@ def record_signals(request: flask.Request) -> flask.Response:
     errors.update(duplicate_event_ids(parsed, prefix_of))
     parsed = [(i, s) for i, s in parsed if i not in errors]
     if parsed:
-        import asyncpg
+        from shared.adapters.unavailable import unavailable_dependency
 
         try:
             errors.update(run_sync(_check(caller, parsed, prefix_of)))
-        except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError) as exc:
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
             raise ApiError(503, "unavailable", "could not check the ids (database unavailable); nothing was "
                            f"recorded: retry with the same event ids ({exc.__class__.__name__})", "body") from None
     accepted = [(i, s) for i, s in parsed if i not in errors]

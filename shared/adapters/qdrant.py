@@ -20,12 +20,17 @@ def _api_key() -> str | None:
     return get_settings().qdrant_api_key or None
 
 
-def client_for(url: str) -> QdrantClient:
+def _client_args(url: str) -> dict:
+    """The constructor arguments for a QDRANT_URL, the same for the sync and the async client."""
     if url == ":memory:":
-        return QdrantClient(location=":memory:")
+        return {"location": ":memory:"}
     if url.startswith("path:"):
-        return QdrantClient(path=url[len("path:"):])
-    return QdrantClient(url=url, timeout=10, prefer_grpc=False, api_key=_api_key())
+        return {"path": url[len("path:"):]}
+    return {"url": url, "timeout": 10, "prefer_grpc": False, "api_key": _api_key()}
+
+
+def client_for(url: str) -> QdrantClient:
+    return QdrantClient(**_client_args(url))
 
 
 @lru_cache(maxsize=4)
@@ -49,18 +54,10 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
     weakref.WeakKeyDictionary()
 
 
-def async_client_for(url: str) -> AsyncQdrantClient:
-    if url == ":memory:":
-        return AsyncQdrantClient(location=":memory:")
-    if url.startswith("path:"):
-        return AsyncQdrantClient(path=url[len("path:"):])
-    return AsyncQdrantClient(url=url, timeout=10, prefer_grpc=False, api_key=_api_key())
-
-
 def get_async_qdrant() -> AsyncQdrantClient:
     """The running loop's client for settings.qdrant_url (call from a coroutine)."""
     url = get_settings().qdrant_url
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
     if url not in per_loop:
-        per_loop[url] = async_client_for(url)
+        per_loop[url] = AsyncQdrantClient(**_client_args(url))
     return per_loop[url]

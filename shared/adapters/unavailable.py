@@ -1,11 +1,13 @@
 """Which store an exception says is out of reach, so the function layer answers 503 with Retry-After (a client
 and Pub/Sub or Cloud Tasks retry it) instead of a 500 (a bug to fix). Only connection-level failures count: a
-query that is wrong stays a 500, because retrying it cannot help."""
+query that is wrong stays a 500, because retrying it cannot help.
+
+Every function imports this (through shared.api.http), so it imports no client library itself: an exception of
+a library that was never imported cannot have been raised, and the check looks each one up in sys.modules.
+"""
 from __future__ import annotations
 
-import asyncpg
-import httpx
-import redis.exceptions
+import sys
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:
@@ -22,9 +24,11 @@ def unavailable_dependency(exc: BaseException) -> str | None:
 
 
 def _classify(exc: BaseException) -> str | None:
-    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
+    asyncpg, redis, httpx = (sys.modules.get(name) for name in ("asyncpg", "redis", "httpx"))
+    if asyncpg and isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                                    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)):
         return "postgres"
-    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+    if redis and isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return "redis"
     module = type(exc).__module__ or ""
     if module.startswith("qdrant_client"):
@@ -32,6 +36,9 @@ def _classify(exc: BaseException) -> str | None:
     if module.startswith("google.api_core") and type(exc).__name__ in ("ServiceUnavailable", "DeadlineExceeded",
                                                                          "RetryError"):
         return "pubsub"
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionError, TimeoutError)):
+    # a bare OSError is what asyncio raises when every address of a host refused ("Multiple exceptions: ...");
+    # its subclasses (FileNotFoundError, PermissionError, ...) are not about reaching anything
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc) is OSError or (
+            httpx and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))):
         return "a dependency"
     return None

@@ -134,11 +134,11 @@ class PlacesClient:
                 ON CONFLICT (day) DO UPDATE SET {column} = places_api_usage.{column} + 1, updated_at = now()"""
         )
 
-    async def _reserve_call(self) -> str | None:
-        """Reserve one paid call; None when reserved, else why not (the day's cap, or this user's share of it).
+    async def _reserve_call(self) -> None:
+        """Reserve one paid call, or raise _Refused saying why not (the day's cap, or this user's share of it).
         Both counters move in one transaction, so a refusal by either reserves nothing."""
         if self.daily_cap <= 0:
-            return f"the daily cap of {self.daily_cap} Places API calls is reached"
+            raise _Refused(f"the daily cap of {self.daily_cap} Places API calls is reached")
         async with self.pool.acquire() as conn, conn.transaction():
             if self.user_id is not None:
                 mine = await conn.fetchval(
@@ -163,7 +163,6 @@ class PlacesClient:
             )
             if used is None:
                 raise _Refused(f"the daily cap of {self.daily_cap} Places API calls is reached")
-        return None
 
     async def calls_today(self) -> int:
         return int(await self.pool.fetchval(
@@ -195,7 +194,8 @@ class PlacesClient:
             self.stats.stale_served += 1
             return PlacesAnswer(cached, from_cache=True, stale=True, cache_key=key)
         try:
-            refused = await self._reserve_call()
+            await self._reserve_call()
+            refused = None
         except _Refused as exc:  # raised inside the transaction so that it rolls back
             refused = str(exc)
         if refused:

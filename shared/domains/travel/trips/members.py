@@ -30,7 +30,6 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
     from shared.domains.travel.trips.rankers import llm_refusal
     from shared.domains.travel.trips.ranking import default_vibe_encoder
     from shared.engine.cost_guard import record_usage
-    from shared.settings import get_settings
 
     row = await store.ensure_user(conn, user_id)
     existing = persona_from_row(row)
@@ -38,7 +37,7 @@ async def ensure_persona(pool, conn, user_id: str, tags: Tags | None) -> tuple[P
         return existing, row["signal_count"]
     tags = tags or Tags()
     loop = asyncio.get_running_loop()
-    use_llm = bool(get_settings().anthropic_api_key) and await llm_refusal(pool, user_id) is None
+    use_llm = await llm_refusal(pool, user_id) is None
     usages: list[dict] = []
     persona = await loop.run_in_executor(None, lambda: build_persona(tags, default_vibe_encoder, use_llm=use_llm,
                                                                      on_usage=usages.append))

@@ -47,13 +47,13 @@ def make_router_factory(deps, llm_refusal: str | None, ml=None, user_id: str | N
 
 
 async def llm_refusal(pool, user_id: str | None = None) -> str | None:
-    """Why this request may not call the LLM (cost_guard.llm_refusal: the day's budget or the user's share of
-    it is spent); None when it may. Without an API key there is no LLM to refuse."""
+    """Why this request may not call the LLM: no API key, or (cost_guard.llm_refusal) the day's budget or the
+    user's share of it is spent; None when it may."""
     from shared.engine.cost_guard import llm_refusal as refusal
     from shared.settings import get_settings
 
     if not get_settings().anthropic_api_key:
-        return None  # the router has no LLM ranker and says so itself (no_anthropic_key)
+        return "no_anthropic_key"  # no need to ask the cost guard
     return await refusal(pool, user_id)
 
 
