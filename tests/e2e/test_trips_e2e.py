@@ -35,6 +35,17 @@ def _seattle_names_from_source(data_dir) -> set[str]:
         return {row["name"].strip().lower() for row in csv.DictReader(fh) if row["city"].strip().lower() == CITY}
 
 
+def _prewarmed(redis, timeout_s: float = 90) -> int:
+    """Wait for the prewarm function to fill the 45 combinations of Seattle; how many are filled."""
+    from shared.engine.serving.cache import all_combinations, ranked_key
+
+    keys = [ranked_key(CITY, a, p, d) for a, p, d in all_combinations(["foodie", "outdoors", "culture"])]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and sum(redis.exists(k) for k in keys) < len(keys):
+        time.sleep(1)
+    return sum(redis.exists(k) for k in keys)
+
+
 def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
     import asyncio
 
@@ -70,7 +81,9 @@ def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
         assert len(ctx["candidates"]) == 200 and {"id", "score"} <= set(ctx["candidates"][0])
         assert ctx["ranker"] and logged[0]["model_version"]
 
-        # an identical second request is a cache hit: no ranker counter moves
+        # an identical second request is a cache hit: no ranker counter moves (the counters are global, so the
+        # prewarm function's background ranking, which the first request enqueued, has to be over first)
+        _prewarmed(redis)
         before = _counters(redis)
         second = client.post("/v1/trips", json=TRIP, headers=_auth(user))
         assert second.status_code == 201, second.text
@@ -109,14 +122,8 @@ def test_new_user_trip_cache_hit_and_venue_closed_pivot(seattle):
         assert persona.status_code == 200, persona.text
         assert persona.json()["state"] == "cold" and persona.json()["archetype"] == "foodie"
 
-    # trip creation enqueued the 45 pre-warm combinations; the prewarm function fills every one
-    from shared.engine.serving.cache import all_combinations, ranked_key
-
-    keys = [ranked_key(CITY, a, p, d) for a, p, d in all_combinations(["foodie", "outdoors", "culture"])]
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and sum(redis.exists(k) for k in keys) < 45:
-        time.sleep(1)
-    assert sum(redis.exists(k) for k in keys) == 45
+    # trip creation enqueued the 45 pre-warm combinations; the prewarm function filled every one
+    assert _prewarmed(redis) == 45
 
 
 def test_group_trip_represents_food_and_outdoors_members(seattle):
