@@ -54,8 +54,8 @@ N_FALLBACKS = 3
 LANDMARK_BONUS = 0.45
 EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
 # A stop the traveller's tags apply to takes a venue with evidence for them when one costs at most this much
-# distance (pen + near); a meal the traveller asked for is worth a longer ride than a sight.
-EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2}
+# distance (pen + near); a meal or a show the traveller asked for is worth a longer ride than a sight.
+EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2, "night": 2.2}
 EVIDENCE_REACH_OTHER = 1.5
 ANCHOR_WEIGHT = 0.45       # relevance lost per km from the stops already chosen for the day
 JITTER = 0.30              # per-traveller variety: two travellers with the same tags do not get the same city

@@ -81,7 +81,8 @@ VIBE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hidden_gems": (V(["hidden-gem", "local-favourite"]), ()),
     "cozy": (V(["cozy"]), ()),
     "quiet": (V(["quiet"]), ()),
-    "lively": (V(["lively"]), ()),
+    # a description that says bustling or crowded, or a nightlife district, is evidence of a lively place
+    "lively": (V(["lively", "nightlife"]), V(["lively", "bustl", "buzzing", "vibrant", "crowd", "nightlife", "festive"])),
     "romantic": (V(["romantic"]), ()),
     "trendy": (V(["trendy"]), ()),
     "classic": (V(["historic", "iconic"]), ()),
