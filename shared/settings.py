@@ -62,6 +62,10 @@ class Settings:
     rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     llm_user_share: float = 0.2        # the most of the daily LLM budget one user's requests may spend
     places_user_share: float = 0.1     # the most of the daily Places cap one user's requests may spend
+    # Google Calendar freeBusy (groups): members share a calendar with the service's account; a token in the env
+    # (local fakes, tests) or the account's own credentials (google.auth.default) read it
+    calendar_base_url: str = "https://www.googleapis.com"
+    calendar_access_token: str = ""
 
     def function_url(self, name: str) -> str:
         """URL of a deployed function; Pulumi and the local stack both export FUNCTION_URL_<NAME>."""
@@ -109,6 +113,8 @@ def load_settings() -> Settings:
         rate_limits={name: _env(f"RATE_LIMIT_{name.upper()}", spec) for name, spec in DEFAULT_RATE_LIMITS.items()},
         llm_user_share=float(_env("LLM_USER_SHARE", "0.2")),
         places_user_share=float(_env("PLACES_USER_SHARE", "0.1")),
+        calendar_base_url=_env("GOOGLE_CALENDAR_BASE_URL", "https://www.googleapis.com"),
+        calendar_access_token=_env("GOOGLE_CALENDAR_ACCESS_TOKEN"),
     )
 
 

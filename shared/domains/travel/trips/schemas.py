@@ -16,6 +16,13 @@ _CITY = re.compile(r"^[a-z0-9][a-z0-9 .,'-]{0,79}$", re.IGNORECASE)
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 
 
+def city_name(v: str) -> str:
+    """A city id or name as requests give it (the one rule trips and groups share)."""
+    if not _CITY.match(v.strip()):
+        raise ValueError("city must be a city name or id (letters, digits, spaces, - . , ')")
+    return v.strip()
+
+
 class TripRequest(BaseModel):
     """POST /v1/trips.
 
@@ -39,9 +46,7 @@ class TripRequest(BaseModel):
     @field_validator("city")
     @classmethod
     def _city(cls, v: str) -> str:
-        if not _CITY.match(v.strip()):
-            raise ValueError("city must be a city name or id (letters, digits, spaces, - . , ')")
-        return v.strip()
+        return city_name(v)
 
     @field_validator("budget", mode="before")
     @classmethod
