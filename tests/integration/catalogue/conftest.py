@@ -53,9 +53,10 @@ async def with_pool(fn):
 async def reset_city(city_id: str) -> None:
     async def go(pool):
         async with pool.acquire() as conn:
-            # Trips planned on this city (by other tests sharing the session database) go first: their slots
-            # reference the venues being removed.
+            # Trips and groups planned on this city (by other tests sharing the session database) go first: their
+            # rows reference the venues and the city being removed.
             await conn.execute("DELETE FROM trips WHERE city_id = $1", city_id)
+            await conn.execute("DELETE FROM groups WHERE city_id = $1", city_id)
             await conn.execute("DELETE FROM scraped_posts WHERE city_id = $1", city_id)
             await conn.execute("DELETE FROM activity_nodes WHERE city_id = $1", city_id)
             await conn.execute("DELETE FROM cities WHERE id = $1", city_id)
