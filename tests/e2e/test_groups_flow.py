@@ -175,7 +175,7 @@ def test_a_group_month_from_calendars_to_retrospective(calendar_fake):
         members = await membership.members(conn, group)
         start = dt.datetime.fromisoformat(cycle["window"]["start"]) + dt.timedelta(weeks=5)
         window = OutingWindow(start, start + dt.timedelta(minutes=group.outing_minutes), group.tz)
-        return spectrum(await cycles.city_venues(conn, "seattle"), members, window, cycles._history(group),
+        return spectrum(await cycles.city_venues(conn, "seattle"), members, window, cycles.history_of(group),
                         group.aggregation)[0]
     before = _run(safe_option)
     winner = options[2]

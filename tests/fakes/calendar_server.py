@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fakes.google_http import GoogleJsonHandler, LocalServer
 
 
 def _instant(text: str) -> dt.datetime:
@@ -28,18 +28,14 @@ def _z(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class FakeCalendar:
+class FakeCalendar(LocalServer):
+    name = "fake-calendar"
+
     def __init__(self, calendars: dict[str, list[tuple[str, str]]] | None = None, token: str = "test-calendar-token"):
+        super().__init__()
         self.calendars = dict(calendars or {})
         self.token = token
         self.calls: list[dict] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def answer(self, body: dict) -> tuple[int, dict]:
         if "timeMin" not in body or "timeMax" not in body:
@@ -60,50 +56,22 @@ class FakeCalendar:
         return 200, {"kind": "calendar#freeBusy", "timeMin": body["timeMin"], "timeMax": body["timeMax"],
                      "calendars": out}
 
-    def start(self) -> FakeCalendar:
+    def handler(self) -> type[GoogleJsonHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args) -> None:
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
+        class Handler(GoogleJsonHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = self.read_body()
                 if self.path.split("?")[0] != "/calendar/v3/freeBusy":
-                    return self._send(404, {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}})
+                    return self.send_error_json(404, "NOT_FOUND", "Not Found")
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                    return self._send(401, {"error": {"code": 401, "message": "Request had invalid authentication "
-                                                      "credentials.", "status": "UNAUTHENTICATED"}})
+                    return self.send_error_json(401, "UNAUTHENTICATED",
+                                                "Request had invalid authentication credentials.")
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
-                    return self._send(400, {"error": {"code": 400, "message": "Invalid JSON payload.",
-                                                      "status": "INVALID_ARGUMENT"}})
+                    return self.send_error_json(400, "INVALID_ARGUMENT", "Invalid JSON payload.")
                 fake.calls.append(body)
-                self._send(*fake.answer(body))
+                self.send_json(*fake.answer(body))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeCalendar:
-        return self.start()
-
-    def __exit__(self, *_exc) -> None:
-        self.stop()
+        return Handler

@@ -13,10 +13,10 @@ otherwise); the field mask is applied to the response ("*" for everything; searc
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from tests.fakes.google_http import GoogleJsonHandler, LocalServer
 
 
 def place(place_id: str, name: str, *, lat: float, lon: float, types: list[str] | None = None, rating: float = 4.5,
@@ -47,18 +47,14 @@ def _mask(obj: dict, fields: list[str]) -> dict:
     return {k: v for k, v in obj.items() if k in set(fields)}
 
 
-class FakePlaces:
+class FakePlaces(LocalServer):
+    name = "fake-places"
+
     def __init__(self, places: list[dict] | None = None, api_key: str = "test-places-key") -> None:
+        super().__init__()
         self.places = {p["id"]: p for p in (places or [])}
         self.api_key = api_key
         self.calls: list[tuple[str, str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def search(self, query: str, limit: int) -> list[dict]:
         words = [w for w in query.lower().split() if w not in {"in", "the", "of", "top", "best"}]
@@ -70,41 +66,25 @@ class FakePlaces:
                 scored.append((-score, p["id"], p))
         return [p for _, _, p in sorted(scored)[:limit]]
 
-    def start(self) -> "FakePlaces":
+    def handler(self) -> type[GoogleJsonHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args) -> None:
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _error(self, code: int, status: str, message: str) -> None:
-                self._send(code, {"error": {"code": code, "message": message, "status": status}})
-
+        class Handler(GoogleJsonHandler):
             def _auth(self) -> list[str] | None:
                 if self.headers.get("X-Goog-Api-Key") != fake.api_key:
-                    self._error(403, "PERMISSION_DENIED", "The request is missing a valid API key.")
+                    self.send_error_json(403, "PERMISSION_DENIED", "The request is missing a valid API key.")
                     return None
                 mask = self.headers.get("X-Goog-FieldMask")
                 if not mask:
-                    self._error(400, "INVALID_ARGUMENT", "FieldMask is a required parameter. See "
+                    self.send_error_json(400, "INVALID_ARGUMENT", "FieldMask is a required parameter. See "
                                 "https://cloud.google.com/apis/docs/system-parameters on how to provide it.")
                     return None
                 return [f.strip() for f in mask.split(",") if f.strip()]
 
             def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                raw = self.read_body()
                 if self.path != "/v1/places:searchText":
-                    self._error(404, "NOT_FOUND", f"no route {self.path}")
+                    self.send_error_json(404, "NOT_FOUND", f"no route {self.path}")
                     return
                 fields = self._auth()
                 if fields is None:
@@ -113,19 +93,19 @@ class FakePlaces:
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
-                    self._error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+                    self.send_error_json(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
                     return
                 if not body.get("textQuery"):
-                    self._error(400, "INVALID_ARGUMENT", "Empty text_query.")
+                    self.send_error_json(400, "INVALID_ARGUMENT", "Empty text_query.")
                     return
                 limit = int(body.get("pageSize") or body.get("maxResultCount") or 20)
                 place_fields = ["*"] if "*" in fields else [f[len("places."):] for f in fields if f.startswith("places.")]
                 results = [_mask(p, place_fields) for p in fake.search(body["textQuery"], limit)]
-                self._send(200, {"places": results} if results else {})
+                self.send_json(200, {"places": results} if results else {})
 
             def do_GET(self) -> None:  # noqa: N802
                 if not self.path.startswith("/v1/places/"):
-                    self._error(404, "NOT_FOUND", f"no route {self.path}")
+                    self.send_error_json(404, "NOT_FOUND", f"no route {self.path}")
                     return
                 fields = self._auth()
                 if fields is None:
@@ -134,22 +114,8 @@ class FakePlaces:
                 place_id = unquote(self.path[len("/v1/places/"):].split("?")[0])
                 found = fake.places.get(place_id)
                 if found is None:
-                    self._error(404, "NOT_FOUND", f"Requested entity was not found: {place_id}")
+                    self.send_error_json(404, "NOT_FOUND", f"Requested entity was not found: {place_id}")
                     return
-                self._send(200, _mask(found, fields))
+                self.send_json(200, _mask(found, fields))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="fake-places", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakePlaces":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return Handler

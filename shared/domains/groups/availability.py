@@ -110,6 +110,11 @@ def _free(busy: list[Interval], start: dt.datetime, end: dt.datetime) -> bool:
     return all(finish <= start or begin >= end for begin, finish in busy)
 
 
+def can_come(member: MemberBusy, start: dt.datetime, end: dt.datetime) -> bool:
+    """Free then, and at a waking hour in their own zone: the test every window applies to each member."""
+    return convenience(start, end, member.tz) is not None and _free(member.busy, start, end)
+
+
 def common_windows(members: list[MemberBusy], start: dt.datetime, end: dt.datetime, duration: dt.timedelta,
                    quorum: int, limit: int = 10) -> list[Window]:
     """The best non-overlapping windows of `duration` in [start, end) where at least `quorum` members are free,

@@ -10,23 +10,19 @@ the month with a closed plan or a stated reason (jobs/group_cycles).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import secrets
 from zoneinfo import ZoneInfo
 
 from shared.domains.errors import Conflict, InvalidRequest, NotFound
-from shared.domains.groups import calendars, membership
-from shared.domains.groups.availability import MemberBusy
+from shared.domains.groups import calendars, invites, membership
+from shared.domains.groups.availability import can_come
 from shared.domains.groups.carpools import CarpoolPlan, plan_carpools
-from shared.domains.groups.invites import invitations
 from shared.domains.groups.membership import Group
 from shared.domains.groups.retrospective import Review, signal_records, updated_history, updated_preferences
-from shared.domains.groups.spectrum import (Claim, GroupHistory, Member, NotEnoughOptions, Option, OutingWindow,
-                                            Stop, spectrum)
+from shared.domains.groups.spectrum import Claim, GroupHistory, Member, Option, OutingWindow, Stop, spectrum
 from shared.domains.groups.voting import Poll, Status
-from shared.domains.travel.trips.venues import VENUE_COLUMNS, candidate_from_row
+from shared.domains.travel.trips.venues import VENUE_COLUMNS, candidate_from_row, fetch_rows
 
-log = logging.getLogger("concierge.groups")
 SEARCH_WEEKS = 4
 VOTE_BEFORE_OUTING = dt.timedelta(hours=12)   # the plan is fixed at least this long before the outing
 MIN_VOTE = dt.timedelta(hours=1)
@@ -58,7 +54,7 @@ def option_from_json(d: dict) -> Option:
                   d["aggregation"], d["satisfaction"], explanations)
 
 
-def _history(group: Group) -> GroupHistory:
+def history_of(group: Group) -> GroupHistory:
     h = group.history or {}
     return GroupHistory(frozenset(h.get("venue_ids", [])), frozenset(h.get("categories", [])),
                         frozenset(h.get("areas", [])))
@@ -90,18 +86,11 @@ async def _window(conn, group: Group, start: dt.datetime | None, now: dt.datetim
         raise InvalidRequest("the outing must start at least 13 hours from now, to leave time for the vote",
                              "window_start")
     busy, _ = await calendars.busy_of_members(conn, group, start, start + duration)
-    free = [m.user_id for m in busy if _free_for(m, start, start + duration)]
+    free = [m.user_id for m in busy if can_come(m, start, start + duration)]
     if len(free) < min(group.quorum, len(busy)):
         raise InvalidRequest(f"only {len(free)} members are free then; the group's quorum is {group.quorum} "
                              "(GET .../windows lists times that work)", "window_start")
     return start, free
-
-
-def _free_for(m: MemberBusy, start: dt.datetime, end: dt.datetime) -> bool:
-    from shared.domains.groups.availability import convenience
-
-    return convenience(start, end, m.tz) is not None and all(b_end <= start or b_start >= end
-                                                             for b_start, b_end in m.busy)
 
 
 class NoWindow(Conflict):
@@ -124,7 +113,7 @@ async def start_cycle(conn, group: Group, window_start: dt.datetime | None = Non
     everyone = await membership.members(conn, group)
     coming = [m for m in everyone if m.user_id in attendees]
     venues = await city_venues(conn, group.city_id)
-    options = spectrum(venues, coming, OutingWindow(start, end, group.tz), _history(group), group.aggregation)
+    options = spectrum(venues, coming, OutingWindow(start, end, group.tz), history_of(group), group.aggregation)
     deadline = max(now + MIN_VOTE, min(now + dt.timedelta(hours=vote_hours), start - VOTE_BEFORE_OUTING))
     poll = Poll.propose("pending", options, [m.user_id for m in everyone], deadline).open()
     cid = "cyc_" + secrets.token_hex(8)
@@ -221,10 +210,10 @@ async def invitation(conn, group: Group, cycle_id: str, user: str) -> bytes:
         raise Conflict("the plan is not closed yet: invitations come with the closed plan", "cycle_id",
                        code="not_closed")
     option = option_from_json(row["options"][row["winner"]])
-    everyone = {m.user_id: m for m in await membership.members(conn, group)}
-    carpool = _carpools(option, [m for m in everyone.values() if m.user_id in row["attendees"]])
-    return invitations(group.id, cycle_id, option, [everyone[user]], issued_at=row["closed_at"], carpool=carpool,
-                       group_name=group.name)[user]
+    me = next(m for m in await membership.members(conn, group) if m.user_id == user)
+    line = (row["carpools"] or {}).get("lines", {}).get(user, "")  # the plan as closed: no second solve
+    return invites.invitation(group.id, cycle_id, option, summary=invites.outing_summary(group.name, option),
+                              travel_line=line, issued_at=row["closed_at"], attendee_name=me.display_name)
 
 
 # --- after the outing -----------------------------------------------------------------------------------------
@@ -248,7 +237,7 @@ async def retrospective(conn, group: Group, cycle_id: str, user: str, rating: in
             raise InvalidRequest(f"{unknown[0]} is not a member of this group", "attended")
         option = option_from_json(row["options"][row["winner"]])
         review = Review(user, rating, venue_ratings)
-        venues = {c.id: c for c in await city_venues(conn, group.city_id) if c.id in option.venue_ids}
+        venues = {vid: candidate_from_row(r) for vid, r in (await fetch_rows(conn, list(option.venue_ids))).items()}
         prefs = updated_preferences(members[user].preferences, review, option, venues)  # checks the venue ids
         await conn.execute("INSERT INTO group_retrospectives (cycle_id, user_id, rating, venue_ratings, attended, "
                            "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id, user_id) DO UPDATE "
@@ -260,7 +249,7 @@ async def retrospective(conn, group: Group, cycle_id: str, user: str, rating: in
         reviews_rows = await conn.fetch("SELECT * FROM group_retrospectives WHERE cycle_id = $1", cycle_id)
         reviews = [Review(r["user_id"], r["rating"], dict(r["venue_ratings"])) for r in reviews_rows]
         came = sorted({u for r in reviews_rows for u in r["attended"]})
-        history = updated_history(_history(group), option, reviews, came)
+        history = updated_history(history_of(group), option, reviews, came)
         await conn.execute("UPDATE groups SET history = $2 WHERE id = $1", group.id, _history_json(history))
         poll = await _poll(conn, group, row)
         if poll.status is Status.CLOSED:
@@ -285,11 +274,3 @@ async def cycle_view(conn, group: Group, cycle_id: str) -> dict:
             "attendees": list(row["attendees"]), "deadline": row["deadline"].isoformat(),
             "options": list(row["options"]), "tally": tally, "winner": row["winner"], "reason": row["reason"],
             "carpools": row["carpools"], "served_by": "group_planner:deterministic"}
-
-
-async def list_cycles(conn, group: Group) -> list[dict]:
-    rows = await conn.fetch("SELECT id FROM group_cycles WHERE group_id = $1 ORDER BY month DESC", group.id)
-    return [await cycle_view(conn, group, r["id"]) for r in rows]
-
-
-__all__ = ["NoWindow", "NotEnoughOptions", "close", "invitation", "retrospective", "start_cycle", "vote"]

@@ -63,12 +63,17 @@ def invitation(group_id: str, cycle: str, option: Option, *, summary: str, trave
     return cal.to_ical()
 
 
+def outing_summary(group_name: str, option: Option) -> str:
+    """The event's title: "Thursday crew: Pike Place Market + 1 more"."""
+    more = len(option.stops) - 1
+    return f"{group_name}: {option.stops[0].name}" + (f" + {more} more" if more else "")
+
+
 def invitations(group_id: str, cycle: str, option: Option, members: Sequence[Member], *, issued_at: dt.datetime,
                 carpool: CarpoolPlan | None = None, group_name: str = "Group outing",
                 emails: Mapping[str, str] | None = None, organizer_email: str | None = None) -> dict[str, bytes]:
     """One invitation per member, keyed by user id."""
-    summary = f"{group_name}: {option.stops[0].name}" + (f" + {len(option.stops) - 1} more"
-                                                          if len(option.stops) > 1 else "")
+    summary = outing_summary(group_name, option)
     emails = emails or {}
     return {m.user_id: invitation(group_id, cycle, option, summary=summary,
                                   travel_line=carpool.line_for(m.user_id) if carpool else "", issued_at=issued_at,

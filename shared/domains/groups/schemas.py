@@ -16,11 +16,15 @@ Diet = Literal[tuple(DIETS)]  # type: ignore[valid-type]
 Access = Literal[tuple(ACCESS)]  # type: ignore[valid-type]
 
 
-def _number(v: Any, name: str) -> Any:
+def _number(v: Any, name: str, kinds: tuple[type, ...] = (int, float), what: str = "a number") -> Any:
     """Before pydantic's coercion, which would take true as 1 and "5" as 5."""
-    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-        raise ValueError(f"{name} must be a number")
+    if v is not None and (isinstance(v, bool) or not isinstance(v, kinds)):
+        raise ValueError(f"{name} must be {what}")
     return v
+
+
+def _whole(v: Any, name: str) -> Any:
+    return _number(v, name, (int,), "a whole number")
 
 
 class Home(BaseModel):
@@ -67,9 +71,7 @@ class MemberProfile(BaseModel):
     @field_validator("seats", mode="before")
     @classmethod
     def _seats(cls, v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError("seats must be a whole number")
-        return v
+        return _whole(v, "seats")
 
 
 class GroupCreate(BaseModel):
@@ -178,10 +180,8 @@ class Retrospective(BaseModel):
 
     @field_validator("rating", mode="before")
     @classmethod
-    def _whole(cls, v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError("rating must be a whole number from 1 to 5")
-        return v
+    def _rating(cls, v):
+        return _whole(v, "rating")
 
     @field_validator("venue_ratings")
     @classmethod
