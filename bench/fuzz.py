@@ -237,6 +237,7 @@ def prepare(stack, admin_token: str) -> Fixtures:
     from tests.unit.trips.trips_synthetic import make_venues
 
     venues = list(make_venues(96, seed=11).values())
+    venues_at = [(v.lat, v.lon) for v in venues]
     asyncio.run(store_city(stack.env["DATABASE_URL"], CITY, "Fuzzville", venues, drop_trips=False))
     index_city(CITY, venues)
     start = dt.date.today() + dt.timedelta(days=30)
@@ -255,6 +256,15 @@ def prepare(stack, admin_token: str) -> Fixtures:
         fixtures.path["slot_id"] = fixtures.body["slot_id"] = slots[len(slots) // 2]
         fixtures.body["activity_node_id"] = venues[0]
     fixtures.path["run_id"] = asyncio.run(_record_run(stack.env["DATABASE_URL"]))
+    group = httpx.post(f"{stack.gateway_url}/v1/groups", headers=user, timeout=120, json={
+        "name": "Fuzz friends", "city": CITY, "monthly_budget": 100, "quorum": 1,
+        "me": {"home": {"lat": venues_at[0][0], "lon": venues_at[0][1]}, "seats": 2}})
+    group.raise_for_status()
+    fixtures.path["group_id"], fixtures.body["code"] = group.json()["id"], group.json()["invite"]["code"]
+    cycle = httpx.post(f"{stack.gateway_url}/v1/groups/{fixtures.path['group_id']}/cycles", headers=user,
+                       json={}, timeout=120)
+    if cycle.status_code == 201:  # the synthetic city may have too few venues open for five options: then no cycle
+        fixtures.path["cycle_id"] = cycle.json()["id"]
     fixtures.path.update(asyncio.run(_register_models(stack.env["DATABASE_URL"])))
     return fixtures
 

@@ -16,7 +16,8 @@ import pytest
 
 from emulators.procs import ProcessTable
 from emulators.stack import Stack, free_port
-from shared.settings import DEFAULT_RATE_LIMITS
+from shared.settings import DEFAULT_RATE_LIMITS, get_settings
+from tests.fakes.calendar_server import FakeCalendar
 
 # Tests call push and task handlers directly, without Google's OIDC tokens: the local stack's mode (in the cloud
 # the default, oidc, verifies them; tests/unit/foundation/test_caller_identity.py covers that).
@@ -34,7 +35,6 @@ def _own_temp_dir(prefix: str) -> Path:
 def pg_dsn():
     from emulators.postgres import start_postgres
     from shared.db.migrate import apply_migrations
-    from shared.settings import get_settings
 
     state = _own_temp_dir("pg")
     table = ProcessTable(state)
@@ -56,12 +56,19 @@ def stack(pg_dsn: str):
     # The suite plans hundreds of trips for a handful of users: the stack's functions get limits it cannot reach
     # (they inherit the environment). The limits themselves are tested in foundation/test_rate_limits.py.
     os.environ.update(UNREACHABLE_RATE_LIMITS)
+    # Google Calendar cannot exist here: the stack's functions read free/busy from a local fake of its wire format
+    # (tests add calendars to `stack.calendar.calendars`)
+    calendar = FakeCalendar().start()
+    os.environ.update(GOOGLE_CALENDAR_BASE_URL=calendar.base_url, GOOGLE_CALENDAR_ACCESS_TOKEN=calendar.token)
+    get_settings.cache_clear()
     local = Stack(state_dir=state, dynamic_ports=True, scheduler=False,
                   progress=lambda _m: None)
+    local.calendar = calendar
     try:
         local.up()
         local.export()
         yield local
     finally:
         local.down(quiet=True)
+        calendar.stop()
         shutil.rmtree(state, ignore_errors=True)

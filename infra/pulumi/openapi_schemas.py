@@ -246,7 +246,16 @@ def _contracts() -> dict[str, Contract]:
     from shared.engine.registry.views import LearnQueued, LearnRequest, ModelList, ModelView, ReasonRequest, RollbackView
     from shared.health_view import HealthView, LiveView
 
+    from shared.domains.groups.schemas import CalendarUpload, CycleStart, GroupCreate, JoinRequest, MemberProfile
+    from shared.domains.groups.schemas import Retrospective, Vote
+    from shared.domains.groups.view_models import (CalendarSaved, CycleView, GroupCreated, GroupInvite, GroupView,
+                                                   RetrospectiveView, VoteView, WindowsView)
+
     trip_id = {"trip_id": Param("the trip's id (as POST /v1/trips answered it)", PATH_ID, True)}
+    group_id = {"group_id": Param("the group's id (as POST /v1/groups answered it)", PATH_ID, True)}
+    cycle_id = {**group_id, "cycle_id": Param("the cycle's id (as POST .../cycles answered it)", PATH_ID, True)}
+    no_group = "no such group among the caller's groups (someone else's group is a 404 too)"
+    no_cycle = no_group + ", or no such cycle in it"
     body_errors = {413: E413, 415: E415}
     admin_errors = {401: E401_ADMIN, 403: E403_ADMIN, 429: E429, 503: E503_SECRET}
     return {
@@ -289,6 +298,67 @@ def _contracts() -> dict[str, Contract]:
             path={"companion_id": Param("the companion's user id", PATH_ID, True)},
             responses={204: Resp("no longer companions, both ways (also when they were not)")},
             errors={400: E400, 401: E401, 429: E429}),
+        "createGroup": Contract(
+            body=GroupCreate, responses={201: Resp("the group, the caller its owner, and an invitation code", GroupCreated)},
+            errors={400: E400 + " (or a city without a catalogue, an address the catalogue cannot place)", 401: E401,
+                    **body_errors, 429: E429}),
+        "joinGroup": Contract(
+            body=JoinRequest, responses={201: Resp("the group, the caller a member", GroupView)},
+            errors={400: E400, 401: E401, 404: "no open invitation with this code (it may have expired)",
+                    409: "the caller is already a member, or the group is full", **body_errors, 429: E429}),
+        "getGroup": Contract(path=group_id, responses={200: Resp("the group", GroupView)},
+                             errors={400: E400, 401: E401, 404: no_group, 429: E429}),
+        "createGroupInvite": Contract(
+            path=group_id, responses={201: Resp("a code valid 14 days, for anyone it is shared with", GroupInvite)},
+            errors={400: E400, 401: E401, 404: no_group, 429: E429}),
+        "updateGroupMember": Contract(
+            path=group_id, body=MemberProfile, responses={200: Resp("the group with the caller's changes", GroupView)},
+            errors={400: E400 + " (or an address the catalogue cannot place)", 401: E401, 404: no_group,
+                    **body_errors, 429: E429}),
+        "removeGroupMember": Contract(
+            path={**group_id, "user_id": Param("the member's user id, or `me` to leave", PATH_ID, True)},
+            responses={204: Resp("no longer a member (also when they were not)")},
+            errors={400: E400, 401: E401, 403: "only the group's owner removes other members", 404: no_group,
+                    409: "the owner cannot leave a group that has members", 429: E429}),
+        "putGroupCalendar": Contract(
+            path=group_id, body=CalendarUpload, responses={200: Resp("the calendar is stored", CalendarSaved)},
+            errors={400: E400 + " (or an .ics that does not parse: nothing is stored)", 401: E401, 404: no_group,
+                    **body_errors, 429: E429}),
+        "listGroupWindows": Contract(
+            path=group_id,
+            query={"weeks": Param("how many weeks ahead to search (1-8, default 4)",
+                                  {"type": "integer", "minimum": 1, "maximum": 8}),
+                   "duration_minutes": Param("the outing's length (30-720; default the group's)",
+                                             {"type": "integer", "minimum": 30, "maximum": 720})},
+            responses={200: Resp("windows where at least a quorum is free, best first", WindowsView)},
+            errors={400: E400, 401: E401, 404: no_group, 429: E429}),
+        "startGroupCycle": Contract(
+            path=group_id, body=CycleStart, body_required=False,
+            body_description="optional: the outing's start (one of the windows) and how long the vote runs",
+            responses={201: Resp("the cycle: five options from safe to adventurous, the vote open", CycleView)},
+            errors={400: E400 + " (or too few members free at window_start, or fewer than five feasible options: "
+                                "the body names the constraint)", 401: E401, 404: no_group,
+                    409: "the month already has a cycle, or no window has a quorum free", **body_errors, 429: E429}),
+        "getGroupCycle": Contract(path=cycle_id, responses={200: Resp("the cycle", CycleView)},
+                                  errors={400: E400, 401: E401, 404: no_cycle, 429: E429}),
+        "voteGroupCycle": Contract(
+            path=cycle_id, body=Vote, responses={200: Resp("the caller's ballot and the tally", VoteView)},
+            errors={400: E400, 401: E401, 404: no_cycle,
+                    409: "the vote is not open, or its deadline has passed", **body_errors, 429: E429}),
+        "closeGroupCycle": Contract(
+            path=cycle_id, responses={200: Resp("the closed plan: winner, reason and carpools", CycleView)},
+            errors={400: E400, 401: E401, 404: no_cycle,
+                    409: "the vote is open until its deadline and not everyone voted, or it is already closed",
+                    429: E429}),
+        "getGroupInvitation": Contract(
+            path=cycle_id, responses={200: Resp("text/calendar: one VEVENT with the plan and the caller's travel line")},
+            errors={400: E400, 401: E401, 404: no_cycle, 409: "the plan is not closed yet", 429: E429}),
+        "postGroupRetrospective": Contract(
+            path=cycle_id, body=Retrospective,
+            responses={201: Resp("stored; published as signals", RetrospectiveView)},
+            errors={400: E400 + " (or a venue that was not part of the outing, someone not in the group)",
+                    401: E401, 404: no_cycle, 409: "the outing has not happened yet", **body_errors, 429: E429,
+                    503: "the signals could not be published; the review is stored, retry to publish"}),
         "createTrip": Contract(
             body=TripRequest,
             responses={201: Resp("the planned trip", TripView, MODEL_VERSION)},

@@ -110,11 +110,12 @@ def current_user(request: flask.Request) -> str:
     return sub
 
 
-DOMAIN_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
+DOMAIN_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 
 
 def from_domain_error(err: DomainError) -> ApiError:
-    """The one mapping from a domain's error to HTTP: invalid → 400, not found → 404, conflict → 409."""
+    """The one mapping from a domain's error to HTTP: invalid → 400, forbidden → 403, not found → 404,
+    conflict → 409."""
     return ApiError(DOMAIN_STATUS[err.kind], err.code, err.message, err.field)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    kind = "invalid"          # invalid | not_found | conflict
+    kind = "invalid"          # invalid | forbidden | not_found | conflict
     code = "invalid_argument"
 
     def __init__(self, message: str, field: str | None = None, *, code: str | None = None):
@@ -30,3 +30,9 @@ class Conflict(DomainError):
     """The request is well formed but the current state forbids it (a closed trip, no fallback left)."""
     kind = "conflict"
     code = "failed_precondition"
+
+
+class Forbidden(DomainError):
+    """The caller may see the thing but not do this to it (a member removing another member: only the owner may)."""
+    kind = "forbidden"
+    code = "permission_denied"

@@ -14,7 +14,7 @@ import logging
 from shared.adapters.google_calendar import CalendarUnavailable, free_busy
 from shared.domains.errors import InvalidRequest
 from shared.domains.groups.availability import MemberBusy, busy_from_ics, common_windows, merge
-from shared.domains.groups.membership import Group, load_group, member_zones
+from shared.domains.groups.membership import Group, member_zones
 from shared.domains.groups.schemas import CalendarUpload
 
 log = logging.getLogger("concierge.groups")
@@ -22,8 +22,7 @@ PARSE_CHECK = dt.timedelta(days=62)
 MAX_WEEKS = 8
 
 
-async def save_calendar(conn, group_id: str, user: str, body: CalendarUpload) -> dict:
-    group = await load_group(conn, group_id, user)
+async def save_calendar(conn, group: Group, user: str, body: CalendarUpload) -> dict:
     zones = await member_zones(conn, group)
     if body.ics is not None:
         now = dt.datetime.now(dt.timezone.utc)
@@ -39,8 +38,8 @@ async def save_calendar(conn, group_id: str, user: str, body: CalendarUpload) ->
            VALUES ($1, $2, $3, $4, $5, $6, now())
            ON CONFLICT (group_id, user_id) DO UPDATE SET source = EXCLUDED.source, ics = EXCLUDED.ics,
                busy = EXCLUDED.busy, calendar_id = EXCLUDED.calendar_id, updated_at = now()""",
-        group_id, user, source, ics, busy, cid)
-    return {"group_id": group_id, "user_id": user, "source": source}
+        group.id, user, source, ics, busy, cid)
+    return {"group_id": group.id, "user_id": user, "source": source}
 
 
 async def busy_of_members(conn, group: Group, start: dt.datetime, end: dt.datetime,
@@ -78,6 +77,6 @@ async def windows(conn, group: Group, start: dt.datetime, weeks: int, duration_m
     duration = dt.timedelta(minutes=duration_minutes or group.outing_minutes)
     quorum = min(group.quorum, len(busy))
     found = common_windows(busy, start, end, duration, quorum, limit)
-    return {"group_id": group.id, "from": start.isoformat(), "until": end.isoformat(), "quorum": quorum,
+    return {"group_id": group.id, "since": start.isoformat(), "until": end.isoformat(), "quorum": quorum,
             "duration_minutes": int(duration.total_seconds() // 60),
             "windows": [w.as_dict() for w in found], "unreadable": unreadable}

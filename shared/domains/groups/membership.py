@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.domains.errors import Conflict, InvalidRequest, NotFound
+from shared.domains.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from shared.domains.groups.schemas import GroupCreate, MemberProfile
 from shared.domains.groups.spectrum import Member
 from shared.domains.travel.trips import store as trip_store
@@ -161,9 +161,8 @@ async def _new_invite(conn, group_id: str, user: str) -> dict:
     return {"code": code, "expires_at": expires.isoformat()}
 
 
-async def create_invite(conn, group_id: str, user: str) -> dict:
-    await load_group(conn, group_id, user)
-    return await _new_invite(conn, group_id, user)
+async def create_invite(conn, group: Group, user: str) -> dict:
+    return await _new_invite(conn, group.id, user)
 
 
 async def join(conn, code: str, user: str, profile: MemberProfile) -> dict:
@@ -185,21 +184,19 @@ async def join(conn, code: str, user: str, profile: MemberProfile) -> dict:
     return await group_view(conn, group, user)
 
 
-async def update_me(conn, group_id: str, user: str, profile: MemberProfile) -> dict:
-    group = await load_group(conn, group_id, user)
-    role = await conn.fetchval("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2", group_id, user)
+async def update_me(conn, group: Group, user: str, profile: MemberProfile) -> dict:
+    role = await conn.fetchval("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2", group.id, user)
     async with conn.transaction():
         await _upsert_member(conn, group, user, role, profile, "body")
     return await group_view(conn, group, user)
 
 
-async def remove_member(conn, group_id: str, caller: str, user_id: str) -> None:
-    group = await load_group(conn, group_id, caller)
+async def remove_member(conn, group: Group, caller: str, user_id: str) -> None:
     if user_id != caller and caller != group.owner_id:
-        raise InvalidRequest("only the group's owner can remove other members", "user_id", code="permission_denied")
+        raise Forbidden("only the group's owner can remove other members", "user_id")
     if user_id == group.owner_id:
         raise Conflict("the owner cannot leave a group that has members; remove them first", "user_id")
-    await conn.execute("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", group_id, user_id)
+    await conn.execute("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", group.id, user_id)
 
 
 async def members(conn, group: Group) -> list[Member]:
