@@ -59,6 +59,7 @@ bench: install
 	$(PY) bench/engine_bench.py
 	$(PY) bench/sequence_bench.py
 	$(PY) bench/learning_loop.py
+	$(PY) bench/group_bench.py
 
 clean: down
 	rm -rf .local .cache

@@ -169,10 +169,11 @@ def test_a_group_month_through_the_gateway(seattle):
             RetrospectiveView.model_validate(review)
             assert review["signals"] == len(winner["stops"])
         assert review["status"] == "reviewed"
+        expected = {(u, s["venue_id"]) for u in came for s in winner["stops"]}
         signals = wait_rows(dsn, "SELECT user_id, signal_type, activity_node_id FROM behavioral_signals "
-                                 "WHERE trip_id = $1", cycle["id"])
-        assert {(s["user_id"], s["activity_node_id"]) for s in signals} == {
-            (u, s["venue_id"]) for u in came for s in winner["stops"]}
+                                 "WHERE trip_id = $1 AND (SELECT count(*) FROM behavioral_signals WHERE trip_id = $1) >= $2",
+                           cycle["id"], len(expected))  # the sink stores them one push at a time: wait for all
+        assert {(s["user_id"], s["activity_node_id"]) for s in signals} == expected
         assert {s["signal_type"] for s in signals} == {"thumbs_up"}
 
         after = _in_db(next_safe)

@@ -9,10 +9,10 @@ Rules:
 - an event marked TRANSP:TRANSPARENT ("show me as free") or STATUS:CANCELLED is not busy time;
 - an all-day event is busy from the member's local midnight to the next (their time zone, not the server's);
 - a window is offered only when it starts and ends inside every attendee's waking hours (08:00-23:00 local);
-- convenience, in each attendee's own time: a weekend daytime or evening, or a weekday evening from 18:00, is
-  1.0; a weekday lunchtime 0.5; other weekday working hours 0.2. A window's score is the share of members who
-  can come plus 0.5 × the attendees' mean convenience, so five people at a bad hour beat three at a good one
-  only when the group is large.
+- convenience, in each attendee's own time: a weekend from 10:00, or a weekday evening from 18:00, is 1.0; a
+  weekend early morning or a weekday lunchtime 0.5; other weekday working hours 0.2. A window's score is the
+  share of members who can come plus 0.5 × the attendees' mean convenience, so five people at a bad hour beat
+  three at a good one only when the group is large.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from shared.domains.errors import InvalidRequest
 
 Interval = tuple[dt.datetime, dt.datetime]   # aware datetimes, start < end
 WAKING = (dt.time(8, 0), dt.time(23, 0))
+SOCIAL_MORNING = dt.time(10, 0)
 STEP = dt.timedelta(minutes=30)
 MAX_HORIZON = dt.timedelta(days=62)
 
@@ -99,7 +100,9 @@ def convenience(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> float | N
     end_time = local_end.time() if local_end.time() != dt.time(0) else dt.time(23, 59)
     if local_start.time() < WAKING[0] or end_time > WAKING[1]:
         return None
-    if local_start.weekday() >= 5 or local_start.time() >= dt.time(18, 0):
+    if local_start.weekday() >= 5:
+        return 1.0 if local_start.time() >= SOCIAL_MORNING else 0.5   # friends do not meet at 08:00 on a Saturday
+    if local_start.time() >= dt.time(18, 0):
         return 1.0
     if dt.time(11, 30) <= local_start.time() and end_time <= dt.time(14, 0):
         return 0.5

@@ -17,13 +17,13 @@ How, in order:
 3. Plans. Per slot the few best, least novel and most novel venues (PER_SLOT), plus for each venue of the
    slot before the best NEIGHBOURS within a hop of it, are combined; a plan keeps
    distinct venues, hops of at most HOP_MIN and a total cost within every member's budget.
-4. Scores. A member's raw score for a plan is the mean over its stops of their taste match (preference
-   weights with evidence at the venue, evidence.evidence_for for the onboarding vocabulary) blended with the
-   venue's quality; shared.engine.group_ranking turns raw scores into utilities, combines them under the
-   group's aggregation and predicts each member's satisfaction.
-5. Five. Plans sorted by novelty are cut into five equal bands; each band gives its best group score, less an
-   overlap penalty (a quarter of the group scores' range, per shared stop share) with the options already
-   chosen, so the five differ in more than one stop.
+4. Scores. A member's satisfaction with a plan is the mean over its stops of their taste match (the tastes
+   that apply to that kind of stop, with evidence at the venue: evidence.applicable_tags and evidence_for, as
+   for trips) blended with the venue's quality; it is absolute, so members compare, and
+   shared.engine.group_ranking combines it under the group's aggregation.
+5. Five. Plans sorted by novelty are cut into five equal bands; each band gives its best plan that shares no
+   venue with the options already chosen when it has one (else the best less an overlap penalty), so five
+   options are five different outings.
 
 Rules (each is data a checker can verify, see check_option):
 - cost per person from the price level: 0 -> 0, 1 -> 15, 2 -> 30, 3 -> 60, 4 -> 100 (the group's currency,
@@ -52,11 +52,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from shared.domains.errors import InvalidRequest
-from shared.domains.travel.trips.evidence import VOCAB, evidence_for, venue_text
+from shared.domains.travel.trips.evidence import VOCAB, applicable_tags, evidence_for, venue_text
 from shared.domains.travel.trips.geo import leg
 from shared.domains.travel.trips.stops import OUTDOOR_TYPES, effective_type, fits, in_season, plannable, schedule
+from shared.domains.travel.trips.tags import FOOD, INTERESTS, Tags
 from shared.engine.group_ranking import aggregation as group_aggregation
-from shared.engine.group_ranking import member_satisfaction, to_utilities
+from shared.engine.group_ranking import member_satisfaction
 from shared.engine.serving.types import Candidate
 
 OPTIONS = 5
@@ -80,7 +81,7 @@ OTHER_ROLES = ("visit", "night", "treat")
 MEAL_TIMES = {"lunch": (11 * 60 + 30, 14 * 60 + 30), "dinner": (17 * 60 + 30, 21 * 60 + 30)}
 MIN_MEAL_OVERLAP = 45
 HOP_MIN = 20
-PER_SLOT = 12                 # 4 best, 4 least novel, 4 most novel venues per slot
+PER_SLOT = 16                 # 4 best, 4 least novel, 4 most novel, 4 cheapest venues per slot
 NEIGHBOURS = 3                # and per venue of the slot before, the best 3 within a hop of it
 QUALITY_WEIGHT = 0.2
 NOVELTY_WEIGHTS = {"kind": 0.4, "area": 0.25, "venue": 0.15, "untasted": 0.2}
@@ -246,9 +247,22 @@ def requirement_evidence(requirement: str, venue: Candidate) -> list[str]:
             + [f"text:{w}" for w in words if re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text)])
 
 
-def taste_evidence(key: str, venue: Candidate) -> str | None:
-    """The evidence that the venue matches a preference key, or None. Onboarding tags use the trips domain's
-    definition of evidence; any other key matches a vibe tag, the venue type or the category."""
+def taste_applies(key: str, role: str | None) -> bool:
+    """Whether a taste is a reason to pick a venue for this kind of stop, by the trips domain's one rule
+    (evidence.applicable_tags): a taste for seafood says where to eat, not which park to walk in; a taste for
+    parks says where to walk, not where to eat. Keys outside the onboarding vocabulary (learned from
+    retrospectives: vibe terms, venue types) apply to every stop; role None asks about the venue alone."""
+    if role is None or key not in VOCAB:
+        return True
+    group = "food" if key in FOOD else "interests" if key in INTERESTS else "vibe"
+    return key in applicable_tags(Tags(**{group: (key,)}), role)
+
+
+def taste_evidence(key: str, venue: Candidate, role: str | None = None) -> str | None:
+    """The evidence that the venue matches a preference key at a stop of this role, or None. Onboarding tags use
+    the trips domain's definition of evidence; any other key matches a vibe tag, the venue type or the category."""
+    if not taste_applies(key, role):
+        return None
     if key in VOCAB:
         return evidence_for(key, venue.tags, _text(venue))
     if key in venue.tags:
@@ -275,14 +289,21 @@ def open_during(venue: Candidate, start: dt.datetime, end: dt.datetime, tz: Zone
     return in_season(venue, local.date()) and schedule(venue).is_open(local.date(), first, last)
 
 
-def taste_score(member: Member, venue: Candidate) -> float:
-    total = sum(abs(w) for w in member.preferences.values())
-    matched = sum(w for k, w in member.preferences.items() if taste_evidence(k, venue))
-    return (1 - QUALITY_WEIGHT) * (matched / total if total else 0.0) + QUALITY_WEIGHT * float(venue.quality)
+def taste_score(member: Member, venue: Candidate, role: str | None = None) -> float:
+    """The member's predicted satisfaction with this venue at this stop, in [0, 1]: the weighted share of the
+    tastes that apply to the stop which the venue serves, blended with its quality. A member with no taste that
+    applies here is indifferent to all but quality (their score is the quality), rather than unhappy."""
+    applying = {k: w for k, w in member.preferences.items() if taste_applies(k, role)}
+    total = sum(abs(w) for w in applying.values())
+    if not total:
+        return float(venue.quality)
+    matched = sum(w for k, w in applying.items() if taste_evidence(k, venue, role))
+    return min(1.0, max(0.0, (1 - QUALITY_WEIGHT) * matched / total + QUALITY_WEIGHT * float(venue.quality)))
 
 
-def stop_novelty(venue: Candidate, history: GroupHistory, members: Sequence[Member]) -> float:
-    tasted = sum(1 for m in members if any(w > 0 and taste_evidence(k, venue) for k, w in m.preferences.items()))
+def stop_novelty(venue: Candidate, history: GroupHistory, members: Sequence[Member], role: str | None = None) -> float:
+    tasted = sum(1 for m in members
+                 if any(w > 0 and taste_evidence(k, venue, role) for k, w in m.preferences.items()))
     w = NOVELTY_WEIGHTS
     return (w["kind"] * (effective_type(venue) not in history.categories)
             + w["area"] * (area_of(venue) not in history.areas)
@@ -428,23 +449,31 @@ def _hops_ok(plan: Sequence[Candidate]) -> bool:
     return all(leg((a.lat, a.lon), (b.lat, b.lon))[1] <= HOP_MIN for a, b in zip(plan, plan[1:]))
 
 
-def _shortlist(cands: list[tuple[Candidate, str]], mean_score: dict[str, float],
-               novelty: dict[str, float]) -> list[tuple[Candidate, str]]:
-    """The best, the least novel and the most novel candidates of a slot: the ends and the top of the spectrum."""
-    each = PER_SLOT // 3
-    by_score = sorted(cands, key=lambda c: (-mean_score[c[0].id], c[0].id))
-    by_familiar = sorted(cands, key=lambda c: (novelty[c[0].id], -mean_score[c[0].id], c[0].id))
-    by_novel = sorted(cands, key=lambda c: (-novelty[c[0].id], -mean_score[c[0].id], c[0].id))
-    keep = {c[0].id: c for c in by_score[:each] + by_familiar[:each] + by_novel[:each]}
+def _key(c: tuple[Candidate, str]) -> tuple[str, str]:
+    """A candidate is a venue in a role: scores and novelty depend on both."""
+    return c[0].id, c[1]
+
+
+def _shortlist(cands: list[tuple[Candidate, str]], mean_score: dict[tuple[str, str], float],
+               novelty: dict[tuple[str, str], float]) -> list[tuple[Candidate, str]]:
+    """The best, the least novel, the most novel and the cheapest candidates of a slot: the ends and the top of the
+    spectrum, and what a tight budget can still combine (three good stops at 30 each do not fit 60)."""
+    each = PER_SLOT // 4
+    by_score = sorted(cands, key=lambda c: (-mean_score[_key(c)], c[0].id))
+    by_familiar = sorted(cands, key=lambda c: (novelty[_key(c)], -mean_score[_key(c)], c[0].id))
+    by_novel = sorted(cands, key=lambda c: (-novelty[_key(c)], -mean_score[_key(c)], c[0].id))
+    by_cost = sorted(cands, key=lambda c: (cost_per_person(c[0])[0], -mean_score[_key(c)], c[0].id))
+    keep = {c[0].id: c for c in by_score[:each] + by_familiar[:each] + by_novel[:each] + by_cost[:each]}
     return [keep[k] for k in sorted(keep)]
 
 
 def _with_neighbours(short: list[tuple[Candidate, str]], before: list[tuple[Candidate, str]],
-                     cands: list[tuple[Candidate, str]], mean_score: dict[str, float]) -> list[tuple[Candidate, str]]:
+                     cands: list[tuple[Candidate, str]],
+                     mean_score: dict[tuple[str, str], float]) -> list[tuple[Candidate, str]]:
     """Why: the best venues of two slots are often across town from each other, and a plan needs hops of at most
     HOP_MIN; without this a city's spread-out favourites leave fewer than five walkable plans."""
     keep = {c[0].id: c for c in short}
-    ranked = sorted(cands, key=lambda c: (-mean_score[c[0].id], c[0].id))
+    ranked = sorted(cands, key=lambda c: (-mean_score[_key(c)], c[0].id))
     for prev, _ in before:
         near = [c for c in ranked if c[0].id != prev.id and _hops_ok([prev, c[0]])][:NEIGHBOURS]
         keep.update((c[0].id, c) for c in near)
@@ -473,10 +502,10 @@ def spectrum(venues: Sequence[Candidate], members: Sequence[Member], window: Out
             raise _infeasible(stage, window, members, blame, funnel)
     per_slot = [_first_role_per_venue([(v, r) for v, r, f in per if f == len(STAGES)]) for per in outcomes]
 
-    pool = {v.id: v for per in per_slot for v, _ in per}
-    raw_venue = {vid: np.array([taste_score(m, v) for m in members]) for vid, v in pool.items()}
-    mean_score = {vid: float(r.mean()) for vid, r in raw_venue.items()}
-    novelty_of = {vid: stop_novelty(v, history, members) for vid, v in pool.items()}
+    pool = {_key(c): c for per in per_slot for c in per}
+    raw_venue = {k: np.array([taste_score(m, v, role) for m in members]) for k, (v, role) in pool.items()}
+    mean_score = {k: float(r.mean()) for k, r in raw_venue.items()}
+    novelty_of = {k: stop_novelty(v, history, members, role) for k, (v, role) in pool.items()}
     short = [_shortlist(per, mean_score, novelty_of) for per in per_slot]
     for k in range(1, len(short)):  # and, for each venue before it, the slot's best venues within a hop of it
         short[k] = _with_neighbours(short[k], short[k - 1], per_slot[k], mean_score)
@@ -495,12 +524,15 @@ def spectrum(venues: Sequence[Candidate], members: Sequence[Member], window: Out
         raise _infeasible("total_budget" if len(plans) + over_budget >= OPTIONS else "distance",
                           window, members, blame, funnel)
 
-    raw = np.array([[np.mean([raw_venue[v.id][m] for v, _ in plan]) for plan in plans]
-                    for m in range(len(members))])
-    # min-max, not rank: plans share one taste scale already, and how much more a member likes one plan matters
-    utilities = np.vstack([to_utilities(row, method="minmax") for row in raw])
+    # taste_score is already an absolute satisfaction in [0, 1], comparable across members: it is the utility.
+    # (Rescaling per member, as shared.engine.group_ranking.to_utilities does for raw ranker scores, would make
+    # every member's least favourite of these plans a 0 however much they like it.)
+    utilities = np.array([[np.mean([raw_venue[_key(c)][m] for c in plan]) for plan in plans]
+                          for m in range(len(members))])
     group = np.asarray(combiner.combine(utilities), dtype=float)
-    novelty = np.array([np.mean([novelty_of[v.id] for v, _ in plan]) for plan in plans])
+    if aggregation == "nash_welfare":  # shown as the geometric mean, a satisfaction in [0, 1] (the same order)
+        group = np.exp(group / len(members))
+    novelty = np.array([np.mean([novelty_of[_key(c)] for c in plan]) for plan in plans])
     keys = [tuple(sorted(v.id for v, _ in plan)) for plan in plans]
 
     order = sorted(range(len(plans)), key=lambda p: (novelty[p], -group[p], keys[p]))
@@ -509,9 +541,9 @@ def spectrum(venues: Sequence[Candidate], members: Sequence[Member], window: Out
     for band in np.array_split(np.array(order), OPTIONS):
         used = {vid for c in chosen for vid in keys[c]}
 
-        def value(p: int) -> tuple:
-            overlap = len(used.intersection(keys[p])) / len(keys[p])
-            return (-(group[p] - penalty * overlap), novelty[p], keys[p])
+        def value(p: int) -> tuple:  # a venue another option already has makes the options look alike: avoid
+            overlap = len(used.intersection(keys[p])) / len(keys[p])  # it first, then take the best group score
+            return (overlap > 0, -(group[p] - penalty * overlap), novelty[p], keys[p])
         chosen.append(min((int(p) for p in band), key=value))
 
     return [_option(rank, plans[p], slots, members, window, float(novelty[p]), float(group[p]), aggregation,
@@ -565,7 +597,7 @@ def explain(member: Member, stops: Sequence[Stop], venues: Mapping[str, Candidat
     for stop in stops:
         venue = venues[stop.venue_id]
         for key, weight in sorted(member.preferences.items(), key=lambda kw: (-kw[1], kw[0])):
-            ev = taste_evidence(key, venue) if weight > 0 else None
+            ev = taste_evidence(key, venue, stop.role) if weight > 0 else None
             if ev:
                 claims.append(Claim(member.user_id, venue.id, "taste", key, f"fits your taste for {key}", ev))
         if stop.is_food:
@@ -634,6 +666,12 @@ def check_option(option: Option, members: Sequence[Member], venues_by_id: Mappin
     return problems
 
 
+def unfaithful_claims(option: Option, members: Sequence[Member], venues_by_id: Mapping[str, Candidate]) -> list[str]:
+    """The explanation problems alone (claims the data does not support, requirements left unexplained): what a
+    release gate counts as faithfulness, apart from the plan's constraints."""
+    return _check_claims(option, members, {vid: venues_by_id[vid] for vid in option.venue_ids if vid in venues_by_id})
+
+
 def _check_claims(option: Option, members: Sequence[Member], venues: Mapping[str, Candidate]) -> list[str]:
     problems: list[str] = []
     by_id = {m.user_id: m for m in members}
@@ -670,7 +708,7 @@ def _check_claim(c: Claim, member: Member, stops: Mapping[str, Stop], venues: Ma
     venue = venues[c.venue_id]
     if c.kind == "taste":
         ok = (member.preferences.get(c.subject, 0) > 0 and c.claim == f"fits your taste for {c.subject}"
-              and taste_evidence(c.subject, venue) == c.evidence)
+              and taste_evidence(c.subject, venue, stops[c.venue_id].role) == c.evidence)
     elif c.kind == "diet":
         ok = (c.subject in member.diet and stops[c.venue_id].is_food and c.claim == _diet_claim(c.subject)
               and c.evidence in requirement_evidence(c.subject, venue))

@@ -107,3 +107,11 @@ def test_bad_parameters_name_the_field(kw, field):
     with pytest.raises(InvalidRequest) as err:
         common_windows(**args)
     assert err.value.field == field
+
+
+def test_a_saturday_morning_at_eight_is_less_convenient_than_a_saturday_afternoon():
+    tz = ZoneInfo("America/Los_Angeles")
+    saturday = dt.datetime(2031, 3, 8, tzinfo=tz)
+    assert convenience(saturday.replace(hour=8), saturday.replace(hour=10), tz) == 0.5
+    assert convenience(saturday.replace(hour=14), saturday.replace(hour=17), tz) == 1.0
+    assert convenience(saturday.replace(hour=19), saturday.replace(hour=22), tz) == 1.0
