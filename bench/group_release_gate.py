@@ -20,8 +20,8 @@ checks each one against the catalogue (spectrum.check_option), then writes bench
   violations, with an alert when a slice's satisfaction is more than SLICE_ALERT below the overall mean;
 - drift: the total variation distance between this run's option mix (stop kinds and venue types) and the mix in
   the previous result file, with an alert above DRIFT_ALERT.
-The gate passes on 100% constraint satisfaction and faithfulness 1.0 (issue 13's criteria) and at least one
-planned scenario; alerts are reported for a person to read. Its exit status says so (0 passed, 1 failed).
+The gate passes on 100% constraint satisfaction and faithfulness 1.0 (issue 13's criteria), five distinct
+options in every planned scenario and at least one planned scenario; alerts are reported for a person to read. Its exit status says so (0 passed, 1 failed).
 
 Tool-call success with an LLM choosing the tools is not measured: there is no LLM planner for groups yet; every
 option is the deterministic planner's (served_by group_planner:deterministic says so in every cycle).
@@ -108,7 +108,7 @@ def plan_one(s: dict, catalogue: Catalogue, planner: Planner) -> dict:
         claims = sum(len(cs) for cs in o.explanations.values())
         served = {m.user_id: any(c.kind == "taste" for c in o.explanations.get(m.user_id, ())) for m in coming
                   if m.preferences}
-        out.append({"rank": o.rank, "broken": broken, "unfaithful": unfaithful, "claims": claims, "served": served,
+        out.append({"rank": o.rank, "venues": sorted(o.venue_ids), "broken": broken, "unfaithful": unfaithful, "claims": claims, "served": served,
                     "satisfaction": dict(o.satisfaction),
                     "mix": [f"{st.role}:{by_id[st.venue_id].extra.get('venue_type') or st.category}" for st in o.stops
                             if st.venue_id in by_id]})
@@ -170,10 +170,14 @@ def summarise(scenarios: list[dict], outcomes: list[dict], previous_mix: dict | 
             alerts.append(f"option mix drifted {drift} (total variation) from the previous release")
 
     constraint = (sum(not o["broken"] for o in options) / len(options)) if options else 0.0
+    planned_runs = [r for r in outcomes if r["planned"]]
+    distinct = (sum(len({tuple(o["venues"]) for o in r["options"]}) == len(r["options"]) for r in planned_runs)
+                / len(planned_runs)) if planned_runs else 0.0
     faithfulness = 1.0 - unfaithful / claims if claims else 0.0
     feasibility = planned / len(outcomes) if outcomes else 0.0
     checks = {"constraint_satisfaction": (round(constraint, 4), 1.0, constraint == 1.0),
-              "explanation_faithfulness": (round(faithfulness, 4), 1.0, faithfulness == 1.0 and unfaithful == 0)}
+              "explanation_faithfulness": (round(faithfulness, 4), 1.0, faithfulness == 1.0 and unfaithful == 0),
+              "five_distinct_options": (round(distinct, 4), 1.0, distinct == 1.0)}
     if feasibility < MIN_PLANNED:
         alerts.append(f"only {feasibility:.0%} of scenarios got five options (target {MIN_PLANNED:.0%}); "
                       f"not planned: {dict(reasons)}")

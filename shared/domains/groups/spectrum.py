@@ -22,8 +22,8 @@ How, in order:
    for trips) blended with the venue's quality; it is absolute, so members compare, and
    shared.engine.group_ranking combines it under the group's aggregation.
 5. Five. Plans sorted by novelty are cut into five equal bands; each band gives its best plan that shares no
-   venue with the options already chosen when it has one (else the best less an overlap penalty), so five
-   options are five different outings.
+   venue with the options already chosen (looking further along the spectrum when the band has none; else the
+   best less an overlap penalty), so five options are five different outings, still safe first.
 
 Rules (each is data a checker can verify, see check_option):
 - cost per person from the price level: 0 -> 0, 1 -> 15, 2 -> 30, 3 -> 60, 4 -> 100 (the group's currency,
@@ -538,13 +538,20 @@ def spectrum(venues: Sequence[Candidate], members: Sequence[Member], window: Out
     order = sorted(range(len(plans)), key=lambda p: (novelty[p], -group[p], keys[p]))
     penalty = OVERLAP_PENALTY * (float(group.max() - group.min()) or 1.0)   # on the aggregation's own scale
     chosen: list[int] = []
-    for band in np.array_split(np.array(order), OPTIONS):
+    bands = [[int(p) for p in band] for band in np.array_split(np.array(order), OPTIONS)]
+    for b, band in enumerate(bands):
         used = {vid for c in chosen for vid in keys[c]}
 
         def value(p: int) -> tuple:  # a venue another option already has makes the options look alike: avoid
             overlap = len(used.intersection(keys[p])) / len(keys[p])  # it first, then take the best group score
             return (overlap > 0, -(group[p] - penalty * overlap), novelty[p], keys[p])
-        chosen.append(min((int(p) for p in band), key=value))
+        fresh = [p for p in band if not used.intersection(keys[p])]
+        if not fresh:  # every plan of this band repeats a venue: look further along the spectrum, never back
+            fresh = [p for later in bands[b + 1:] for p in later if not used.intersection(keys[p])]
+        rest = ([p for later in bands[b:] for p in later if p not in chosen]    # never the same plan twice
+                or [p for every in bands for p in every if p not in chosen])
+        chosen.append(min(fresh or rest, key=value))
+    chosen.sort(key=lambda p: (novelty[p], keys[p]))   # a plan taken from further along keeps the order
 
     return [_option(rank, plans[p], slots, members, window, float(novelty[p]), float(group[p]), aggregation,
                     member_satisfaction(utilities, p))

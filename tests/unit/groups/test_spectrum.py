@@ -206,3 +206,11 @@ def test_the_gate_catches_unfaithful_claims_and_broken_constraints():
     priced = next(o for o in spectrum(VENUES, group, WINDOW) if o.cost_per_person > 0)
     poorer = members(ben={"diet": {"vegetarian"}}, ana={"budget": priced.cost_per_person - 1})
     assert any("over ana's budget" in p for p in check_option(priced, poorer, BY_ID, WINDOW))
+
+
+@pytest.mark.parametrize("aggregation", ["least_misery", "nash_welfare", "average"])
+def test_the_five_options_are_five_different_outings(aggregation):
+    options = spectrum(VENUES, members(), WINDOW, aggregation=aggregation)
+    assert len({o.venue_ids for o in options}) == 5
+    firsts = [o.venue_ids[0] for o in options]
+    assert len(set(firsts)) >= 4, firsts   # the stop a group remembers differs, not just the second one
