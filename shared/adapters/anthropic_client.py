@@ -283,3 +283,20 @@ class AnthropicClient:
                     raise AnthropicCallFailed(
                         f"Anthropic reply was malformed {malformed_seen} time(s): {last_problem}", total, malformed=True
                     ) from exc
+
+    def converse(self, *, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                 max_tokens: int = 1024, temperature: float = 0.0, model: str | None = None) -> tuple[Any, Usage]:
+        """One turn of a tool-using conversation (tool_choice "any": the model must call one of `tools`): the
+        reply message and its usage. Transport failures and retryable statuses are retried as for `structured`;
+        what the model asked for is the caller's to validate, since only the caller can answer a bad tool call."""
+        model = model or self.model
+        try:
+            message, attempts = self._create(model=model, max_tokens=max_tokens, system=system, messages=messages,
+                                             tools=tools, tool_choice={"type": "any"},
+                                             extra_body={"temperature": temperature})
+        except (ValueError, self._anthropic.APIResponseValidationError) as exc:
+            raise AnthropicCallFailed(f"unparseable reply body: {exc}", Usage(calls=1, attempts=1),
+                                      malformed=True) from exc
+        usage = usage_from_reply(model, getattr(message, "usage", None))
+        usage.attempts = attempts
+        return message, usage

@@ -264,3 +264,52 @@ def _no_stale_groups(seattle):
     yield
     _sql(seattle.env["DATABASE_URL"], "DELETE FROM groups WHERE id IN (SELECT g.id FROM groups g JOIN users u "
                                       "ON u.id = g.owner_id WHERE u.id LIKE 'grp-%')")
+
+
+def test_with_a_key_claude_chooses_the_tools_and_without_a_working_model_the_planner_says_it_fell_back(
+        seattle, monkeypatch):
+    """The cycle's served_by names who planned it: the assistant (Claude choosing the tools, here the Anthropic
+    fake scripted as a tool-using model) or the deterministic planner with the reason it fell back."""
+    from bench.group_release_gate import _scripted_model
+    from shared.domains.groups import cycles, membership
+    from shared.domains.groups.assistant import SERVED_BY
+    from shared.settings import get_settings
+    from tests.fakes.anthropic_server import FakeAnthropic, overloaded
+
+    class NoInjection:
+        def random(self) -> float:
+            return 0.999
+
+    owners = []
+    with httpx.Client(base_url=seattle.gateway_url, timeout=60) as client:
+        for k in range(2):
+            owner, friend = _uid(f"llm{k}o"), _uid(f"llm{k}f")
+            made = _group(client, owner, home={"lat": 47.61, "lon": -122.33}, seats=2)
+            _ok(client.post("/v1/groups/join", headers=_auth(friend), json={"code": made["invite"]["code"]}), 201)
+            owners.append((made["id"], owner))
+
+    def start(gid, owner):
+        async def go(conn):
+            return await cycles.start_cycle(conn, await membership.load_group(conn, gid, owner))
+        return _in_db(go)
+
+    for responder, (gid, owner) in ((_scripted_model(NoInjection()), owners[0]), (lambda _r: overloaded(), owners[1])):
+        with FakeAnthropic(responder=responder) as fake:
+            monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-key")
+            monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+            get_settings.cache_clear()
+            try:
+                cycle = start(gid, owner)
+            finally:
+                monkeypatch.delenv("ANTHROPIC_API_KEY")
+                monkeypatch.delenv("ANTHROPIC_BASE_URL")
+                get_settings.cache_clear()
+            assert fake.requests
+        assert len(cycle["options"]) == 5
+        if gid == owners[0][0]:
+            assert cycle["served_by"] == SERVED_BY
+            names = [b["name"] for m in fake.requests[-1]["messages"] if m["role"] == "assistant"
+                     for b in m["content"] if b.get("type") == "tool_use"]
+            assert names[:2] == ["find_windows", "plan_options"]
+        else:
+            assert cycle["served_by"].startswith("group_planner:deterministic (the LLM planner failed")

@@ -9,12 +9,16 @@ the month with a closed plan or a stated reason (jobs/group_cycles).
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import secrets
 from zoneinfo import ZoneInfo
 
+from shared.adapters.anthropic_client import AnthropicClient, AnthropicUnavailable
 from shared.domains.errors import Conflict, InvalidRequest, NotFound
-from shared.domains.groups import calendars, invites, membership
+from shared.domains.groups import assistant, calendars, invites, membership
+from shared.domains.groups.assistant import AssistantFailed, PlanningInputs, plan_with_tools
 from shared.domains.groups.availability import can_come
 from shared.domains.groups.carpools import CarpoolPlan, plan_carpools
 from shared.domains.groups.membership import Group
@@ -23,7 +27,9 @@ from shared.domains.groups.spectrum import Claim, GroupHistory, Member, Option, 
 from shared.domains.groups.voting import Poll, Status
 from shared.domains.travel.trips.venues import VENUE_COLUMNS, candidate_from_row, fetch_rows
 
+log = logging.getLogger("concierge.groups")
 SEARCH_WEEKS = 4
+DETERMINISTIC = "group_planner:deterministic"
 VOTE_BEFORE_OUTING = dt.timedelta(hours=12)   # the plan is fixed at least this long before the outing
 MIN_VOTE = dt.timedelta(hours=1)
 
@@ -102,26 +108,48 @@ class NoWindow(Conflict):
 
 async def start_cycle(conn, group: Group, window_start: dt.datetime | None = None, vote_hours: int = 72,
                       now: dt.datetime | None = None) -> dict:
+    """This month's cycle: the window (the one asked for, or the best one: Claude choosing with the tools when a
+    key is configured, else the deterministic planner), its five options, and the vote open."""
     now = now or _now()
-    start, attendees = await _window(conn, group, window_start, now)
+    everyone = await membership.members(conn, group)
+    venues = await city_venues(conn, group.city_id)
+    assisted, served_by = None, DETERMINISTIC
+    if window_start is None and AnthropicClient.available():
+        assisted, served_by = await _assisted(conn, group, everyone, venues, now)
+    if assisted is not None:
+        start, attendees, options = assisted.window_start, assisted.attendees, assisted.options
+    else:
+        start, attendees = await _window(conn, group, window_start, now)
+        coming = [m for m in everyone if m.user_id in attendees]
+        window = OutingWindow(start, start + dt.timedelta(minutes=group.outing_minutes), group.tz)
+        options = spectrum(venues, coming, window, history_of(group), group.aggregation)
     end = start + dt.timedelta(minutes=group.outing_minutes)
     month = month_of(start, group.tz)
     existing = await conn.fetchval("SELECT id FROM group_cycles WHERE group_id = $1 AND month = $2", group.id, month)
     if existing:
         raise Conflict(f"this group already has a cycle for {month:%B %Y} ({existing})", "window_start",
                        code="cycle_exists")
-    everyone = await membership.members(conn, group)
-    coming = [m for m in everyone if m.user_id in attendees]
-    venues = await city_venues(conn, group.city_id)
-    options = spectrum(venues, coming, OutingWindow(start, end, group.tz), history_of(group), group.aggregation)
     deadline = max(now + MIN_VOTE, min(now + dt.timedelta(hours=vote_hours), start - VOTE_BEFORE_OUTING))
     poll = Poll.propose("pending", options, [m.user_id for m in everyone], deadline).open()
     cid = "cyc_" + secrets.token_hex(8)
     await conn.execute(
         """INSERT INTO group_cycles (id, group_id, month, status, window_start, window_end, attendees, deadline,
-                                     options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        cid, group.id, month, poll.status.value, start, end, attendees, deadline, [option_json(o) for o in options])
+                                     options, served_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        cid, group.id, month, poll.status.value, start, end, attendees, deadline, [option_json(o) for o in options],
+        served_by)
     return await cycle_view(conn, group, cid)
+
+
+async def _assisted(conn, group: Group, everyone: list[Member], venues: list, now: dt.datetime):
+    """(the plan Claude chose with the tools, SERVED_BY), or (None, why the deterministic planner serves)."""
+    busy, _unreadable = await calendars.busy_of_members(conn, group, now, now + dt.timedelta(weeks=SEARCH_WEEKS))
+    inputs = PlanningInputs(everyone, busy, venues, group.tz, history_of(group), group.aggregation, group.quorum,
+                            group.outing_minutes, now, SEARCH_WEEKS)
+    try:
+        return await asyncio.to_thread(plan_with_tools, inputs, AnthropicClient()), assistant.SERVED_BY
+    except (AssistantFailed, AnthropicUnavailable) as exc:
+        log.warning("group %s: the LLM planner failed, the deterministic planner serves: %s", group.id, exc)
+        return None, f"{DETERMINISTIC} (the LLM planner failed: {str(exc)[:160]})"
 
 
 async def record_failed_cycle(conn, group: Group, month: dt.date, reason: str, now: dt.datetime) -> str:
@@ -273,4 +301,4 @@ async def cycle_view(conn, group: Group, cycle_id: str) -> dict:
                        if row["window_start"] else None),
             "attendees": list(row["attendees"]), "deadline": row["deadline"].isoformat(),
             "options": list(row["options"]), "tally": tally, "winner": row["winner"], "reason": row["reason"],
-            "carpools": row["carpools"], "served_by": "group_planner:deterministic"}
+            "carpools": row["carpools"], "served_by": row["served_by"]}
