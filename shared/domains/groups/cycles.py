@@ -32,6 +32,7 @@ SEARCH_WEEKS = 4
 DETERMINISTIC = "group_planner:deterministic"
 VOTE_BEFORE_OUTING = dt.timedelta(hours=12)   # the plan is fixed at least this long before the outing
 MIN_VOTE = dt.timedelta(hours=1)
+LEAD = VOTE_BEFORE_OUTING + MIN_VOTE          # the soonest an outing can start: the vote needs its time
 
 
 def _now() -> dt.datetime:
@@ -82,15 +83,15 @@ async def _window(conn, group: Group, start: dt.datetime | None, now: dt.datetim
     the best window of the coming weeks."""
     duration = dt.timedelta(minutes=group.outing_minutes)
     if start is None:
-        found = await calendars.windows(conn, group, now, SEARCH_WEEKS, limit=1)
+        found = await calendars.windows(conn, group, now + LEAD, SEARCH_WEEKS, limit=1)
         if not found["windows"]:
             raise NoWindow(f"no {group.outing_minutes}-minute window in the next {SEARCH_WEEKS} weeks where "
                            f"{found['quorum']} members are free")
         best = found["windows"][0]
         return dt.datetime.fromisoformat(best["start"]), best["attendees"]
-    if start < now + VOTE_BEFORE_OUTING + MIN_VOTE:
-        raise InvalidRequest("the outing must start at least 13 hours from now, to leave time for the vote",
-                             "window_start")
+    if start < now + LEAD:
+        raise InvalidRequest(f"the outing must start at least {LEAD.total_seconds() // 3600:.0f} hours from now, "
+                             "to leave time for the vote", "window_start")
     busy, _ = await calendars.busy_of_members(conn, group, start, start + duration)
     free = [m.user_id for m in busy if can_come(m, start, start + duration)]
     if len(free) < min(group.quorum, len(busy)):
@@ -142,9 +143,10 @@ async def start_cycle(conn, group: Group, window_start: dt.datetime | None = Non
 
 async def _assisted(conn, group: Group, everyone: list[Member], venues: list, now: dt.datetime):
     """(the plan Claude chose with the tools, SERVED_BY), or (None, why the deterministic planner serves)."""
-    busy, _unreadable = await calendars.busy_of_members(conn, group, now, now + dt.timedelta(weeks=SEARCH_WEEKS))
+    since = now + LEAD
+    busy, _unreadable = await calendars.busy_of_members(conn, group, since, since + dt.timedelta(weeks=SEARCH_WEEKS))
     inputs = PlanningInputs(everyone, busy, venues, group.tz, history_of(group), group.aggregation, group.quorum,
-                            group.outing_minutes, now, SEARCH_WEEKS)
+                            group.outing_minutes, since, SEARCH_WEEKS)
     try:
         return await asyncio.to_thread(plan_with_tools, inputs, AnthropicClient()), assistant.SERVED_BY
     except (AssistantFailed, AnthropicUnavailable) as exc:
