@@ -100,7 +100,7 @@ class StopView(BaseModel):
     category: str
     area: str
     address: str | None = None
-    hours_source: Literal["listed", "typical"]
+    hours_source: Literal["listed", "typical", "description"]  # description: a monthly occasion
     lat: float
     lon: float
 

@@ -221,3 +221,27 @@ def test_json_round_trip_collapses_identical_months():
 def test_from_json_rejects_other_versions():
     with pytest.raises(ValueError):
         Schedule.from_json({"v": "hours-v0", "week": [[]] * 7})
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("The Art Walk takes place on the first Thursday of every month. Galleries are open until 9PM.", (1, 3)),
+    ("A free monthly self guided tour, held on the second Thursday of every month, to art galleries", (2, 3)),
+    ("Cafe Philo meets on the first Wednesday of each month upstairs at the Cafe de Flore.", (1, 2)),
+    ("The club meets on the last Sunday of the month.", (-1, 6)),
+    # a venue with a monthly extra is open on its usual days: not a monthly occasion
+    ("Coffeehouse and gallery. The first Saturday of every month, holds an art opening from 6PM-9PM.", None),
+    ("Open daily; free admission on the first Saturday of each month.", None),
+])
+def test_a_monthly_occasion_is_read_from_the_description(text, rule):
+    assert hours.monthly_occurrence(text) == rule
+
+
+def test_a_monthly_schedule_opens_on_its_dates_only_and_survives_json():
+    walk = hours.only_on(typical("landmark"), (1, 3))  # the first Thursday
+    assert walk.ranges_on(dt.date(2026, 12, 3)) and walk.source == "description"
+    assert not walk.ranges_on(dt.date(2026, 12, 10))  # the second Thursday
+    assert not walk.ranges_on(dt.date(2026, 12, 19))  # a Saturday
+    back = Schedule.from_json(json.loads(json.dumps(walk.to_json())))
+    assert back == walk
+    last = hours.only_on(typical("landmark"), (-1, 6))
+    assert last.ranges_on(dt.date(2026, 12, 27)) and not last.ranges_on(dt.date(2026, 12, 20))

@@ -141,6 +141,23 @@ def test_events_only_in_season_and_services_never():
     assert gym.id not in {s.venue.id for s in in_june.slots + in_sept.slots}
 
 
+def test_a_monthly_occasion_is_planned_on_its_day_of_the_month_only():
+    """An art walk "on the first Thursday of every month" is never planned on another day, and is on that one."""
+    pool = city()
+    rng = np.random.default_rng(2)
+    walk = venue(902, "landmark", "activity", ("art", "lively", "outdoors"), None, "Art Walk", rng, quality=1.0,
+                 landmark=True)
+    walk.extra["opening"] = json.dumps(hours.only_on(hours.typical("landmark"), (1, 3)).to_json(), sort_keys=True)
+    walk.retrieval_score = 1.0
+    pool[walk.id] = walk
+    tags = {"interests": ["art", "outdoors"], "pace": "fast"}
+    planned = lambda start, days: [s for s in plan_for(pool, tags, start=start, days=days).slots  # noqa: E731
+                                   if s.venue.id == walk.id]
+    assert not planned(dt.date(2031, 6, 7), 4)  # Saturday 7 to Tuesday 10 June: no first Thursday
+    on = planned(dt.date(2031, 6, 4), 3)  # Wednesday 4 to Friday 6: Thursday 5 June is the first
+    assert [s.day_number for s in on] == [2]
+
+
 def test_shops_are_visits_only_for_travellers_who_asked_for_shopping():
     pool = city()
     plain = plan_for(pool, {"interests": ["art"], "pace": "fast"})
@@ -158,6 +175,26 @@ def test_first_visit_includes_a_landmark_and_tag_evidence_leads_the_choice():
     assert mark.id in {s.venue.id for s in plan.slots}
     dinners = [s for s in plan.slots if s.kind == "dinner"]
     assert all(tag_evidence(s.venue, applicable_tags(parse_tags(tags), "dinner")) for s in dinners)
+
+
+def test_a_first_visit_gets_one_must_see_landmark_and_further_ones_only_when_they_match_the_tags():
+    """An outdoors traveller on a four-day trip sees one of the city's museums if the museums are all its landmarks,
+    not two; a landmark park may come on top, since it matches."""
+    pool = city()
+    museums = [c for c in pool.values() if c.extra["venue_type"] == "museum"][:4]
+    for c in museums:
+        c.extra["landmark"] = True
+    tags = {"interests": ["parks", "nature"], "pace": "moderate"}
+    plan = plan_for(pool, tags, start=dt.date(2031, 6, 3), days=4)  # Tu-Fr: the museums are open
+    planned_museums = [s for s in plan.slots if s.venue.id in {c.id for c in museums}]
+    assert len(planned_museums) == 1
+
+    park = next(c for c in pool.values() if c.extra["venue_type"] == "park")
+    park.extra["landmark"] = True
+    plan = plan_for(pool, tags, start=dt.date(2031, 6, 3), days=4)
+    landmarks = [s.venue for s in plan.slots if s.venue.extra["landmark"]]
+    wanted = applicable_tags(parse_tags(tags), "visit")
+    assert park in landmarks and len([v for v in landmarks if not tag_evidence(v, wanted)]) <= 1
 
 
 def test_travellers_with_the_same_tags_get_different_days_and_a_traveller_the_same():
@@ -305,3 +342,15 @@ def test_exploration_logs_exact_propensities_and_keeps_every_rule():
     assert 0.3 * 0.75 * 0.5 < explored / decided < 0.3 * 0.75 * 1.5, (explored, decided)
     plain = plan_for(pool, tags, user="u1")
     assert all(s.decision is None or s.decision["propensities"][0] == 1.0 for s in plain.slots)
+
+
+@pytest.mark.parametrize("text, lively", [
+    ("jagalchi fish market korea's largest seafood market", True),
+    ("street entertainers jackson square", True),
+    ("new may wah supermarket groceries", False),
+    ("kane street synagogue a quiet congregation", False),
+])
+def test_lively_by_day_is_a_market_or_street_life_and_never_a_supermarket(text, lively):
+    from shared.domains.travel.trips.evidence import evidence_for
+
+    assert bool(evidence_for("lively", [], text)) is lively

@@ -77,3 +77,31 @@ def test_quotes_are_whole_sentences():
     assert whole_sentences(text, 40) == "The first sentence is short."
     assert whole_sentences("No full stop at the end", 100) is None
     assert whole_sentences(text, 500) == text
+
+
+def test_a_monthly_occasion_says_its_day_and_the_checker_holds_it_to_the_catalogue():
+    import datetime as dt
+    import json
+
+    import numpy as np
+
+    from shared.domains.travel.catalogue import hours
+    from tests.unit.trips.test_day_model import venue
+
+    pool = city()
+    walk = venue(902, "landmark", "activity", ("art", "outdoors"), None, "Art Walk", np.random.default_rng(2),
+                 quality=1.0, landmark=True)
+    walk.extra["opening"] = json.dumps(hours.only_on(hours.typical("landmark"), (1, 3)).to_json(), sort_keys=True)
+    walk.retrieval_score = 1.0
+    pool[walk.id] = walk
+    tags = {"interests": ["art", "outdoors"], "pace": "fast"}
+    plan = plan_for(pool, tags, start=dt.date(2031, 6, 4), days=3)
+    persona = Persona(parse_tags(tags), "", "template", "art", None)
+    stored = build_slots("trp_walk", plan, [("u1", persona, 0)], "heuristic-v1", "seattle")
+    slots = [render_slot(s) | {"day_number": s["day_number"]} for s in stored]
+    pairs = list(_pairs(slots))
+    s, prev = next((s, p) for s, p in pairs if s["venue"]["id"] == walk.id)
+    assert "first Thursday of the month only" in s["narrative"]
+    assert check_claims(s, node_of(walk), prev) == []
+    node = node_of(walk) | {"opening": hours.typical("landmark").to_json()}  # the catalogue has no monthly rule
+    assert any("days of the month" in p for p in check_claims(s, node, prev))

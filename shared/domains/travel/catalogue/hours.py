@@ -17,6 +17,10 @@ ranges, "closed"/"except", separators, a few filler words); any word it does not
 whole text unparseable, and `parse` returns None so the caller keeps the raw text and plans with `typical`
 hours instead — a wrong schedule is worse than none.
 
+A listing that is a monthly occasion rather than a place ("takes place on the first Thursday of every month")
+gets its type's typical hours on those dates only (`monthly_occurrence`, `Schedule.monthly`): an art walk is not
+there on a Saturday.
+
 Public-holiday and single-date closures ("closed 1 Jan, 25 Dec", "except Federal holidays", "closed
 Thanksgiving and Christmas") are recognised and dropped: they do not change the weekly schedule, and the
 planner does not know a venue's holiday calendar anyway.
@@ -55,9 +59,12 @@ class Schedule:
     osm: str
     months: tuple
     source: str = "listed"
+    monthly: tuple[tuple[int, int], ...] = ()  # (nth, weekday): open only on such dates (nth -1 = the last)
 
     def ranges_on(self, date: dt.date) -> tuple[tuple[int, int], ...]:
-        """Openings that start on that date (its month and weekday)."""
+        """Openings that start on that date (its month and weekday, and the monthly rule when there is one)."""
+        if self.monthly and not any(nth_weekday(date, n, wd) for n, wd in self.monthly):
+            return ()
         return self.months[date.month - 1][date.weekday()]
 
     def is_open(self, date: dt.date, start_min: int, end_min: int) -> bool:
@@ -76,6 +83,8 @@ class Schedule:
             body["week"] = weeks[0]
         else:
             body["months"] = weeks
+        if self.monthly:
+            body["monthly"] = [list(r) for r in self.monthly]
         return body
 
     @classmethod
@@ -87,7 +96,39 @@ class Schedule:
         if len(weeks) != 12 or any(len(w) != 7 for w in weeks):
             raise ValueError("hours schedule must have 12 months of 7 days")
         months = tuple(tuple(tuple((int(a), int(b)) for a, b in day) for day in week) for week in weeks)
-        return cls(data.get("osm", ""), months, data.get("source", "listed"))
+        monthly = tuple((int(n), int(wd)) for n, wd in data.get("monthly", ()))
+        return cls(data.get("osm", ""), months, data.get("source", "listed"), monthly)
+
+
+def nth_weekday(date: dt.date, nth: int, weekday: int) -> bool:
+    """Is `date` the nth `weekday` of its month (nth 1..4; -1: the last)?"""
+    if date.weekday() != weekday:
+        return False
+    if nth == -1:
+        return (date + dt.timedelta(days=7)).month != date.month
+    return (date.day - 1) // 7 + 1 == nth
+
+
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1}
+_MONTHLY = re.compile(
+    r"\b(?:takes place|is held|held|meets|happens|occurs)\s+(?:on\s+)?(?:the\s+|every\s+)?"
+    r"(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+"
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\s+of\s+(?:every|each|the)\s+month", re.I)
+
+
+def monthly_occurrence(text: str | None) -> tuple[int, int] | None:
+    """(nth, weekday) when the text says the listing itself happens on one weekday a month ("held on the second
+    Thursday of every month"); a venue with a monthly extra ("the first Saturday of every month, holds an art
+    opening") is not one: only a verb that makes the listing the occasion counts."""
+    m = _MONTHLY.search(text or "")
+    if m is None:
+        return None
+    return _ORDINALS[m.group(1).lower()], _DAY_OF[m.group(2).lower()]
+
+
+def only_on(schedule: Schedule, rule: tuple[int, int]) -> Schedule:
+    """The schedule restricted to the dates of a monthly rule; source "description" (the hours come from it)."""
+    return Schedule(schedule.osm, schedule.months, "description", (rule,))
 
 
 # --- tokens ------------------------------------------------------------------------------------------------------

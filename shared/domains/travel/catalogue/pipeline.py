@@ -95,7 +95,8 @@ class SeedSummary:
         if p:
             h = p["hours"]
             lines.append(f"  hours     {h['listed']} listed, {h['parsed']} parsed ({h['parsed_pct']}%), "
-                         f"{h['unparsed']} kept as text")
+                         f"{h['unparsed']} kept as text; {h.get('monthly_occasions', 0)} monthly occasions "
+                         "(open on their day of the month only)")
             lines.append("  kinds     " + ", ".join(f"{n} {k}" for k, n in sorted(p["kinds"].items()))
                          + "; not plannable: " + (", ".join(f"{n} {r}" for r, n in sorted(p["not_plannable"].items()))
                                                  or "none"))
@@ -177,7 +178,7 @@ def annotate_for_planning(merged: list[MergedVenue]) -> dict[str, Any]:
     coordinates; the result lands in quality_signals["planning"] (so it is part of the content hash: a change
     here rewrites the node on the next run) and the summary's counts."""
     from shared.domains.travel.catalogue.classify import classify, fill_coordinates, mark_landmarks
-    from shared.domains.travel.catalogue.hours import SCHEMA_VERSION, parse
+    from shared.domains.travel.catalogue.hours import SCHEMA_VERSION, monthly_occurrence, only_on, parse, typical
 
     vis = {v.id: classify(v) for v in merged}
     marks = mark_landmarks(merged, vis)
@@ -188,6 +189,10 @@ def annotate_for_planning(merged: list[MergedVenue]) -> dict[str, Any]:
         schedule = parse(v.hours) if v.hours else None
         status = "missing" if not v.hours else ("parsed" if schedule else "unparsed")
         hours[status] += 1
+        monthly = monthly_occurrence(v.description) if schedule is None else None
+        if monthly:  # a monthly occasion (an art walk): its type's usual hours, on its own dates only
+            schedule = only_on(typical(info.venue_type, v.category), monthly)
+            hours["monthly"] += 1
         v.quality_signals["planning"] = {
             "kind": info.kind, "venue_type": info.venue_type, "season_months": list(info.season_months or []) or None,
             "plannable": info.plannable, "reason": info.reason, "prominence": prom, "landmark": landmark,
@@ -197,6 +202,7 @@ def annotate_for_planning(merged: list[MergedVenue]) -> dict[str, Any]:
     listed = hours["parsed"] + hours["unparsed"]
     return {
         "hours": {"listed": listed, "parsed": hours["parsed"], "unparsed": hours["unparsed"],
+                  "monthly_occasions": hours["monthly"],
                   "parsed_pct": round(100 * hours["parsed"] / listed, 1) if listed else None},
         "kinds": dict(Counter(i.kind for i in vis.values())),
         "venue_types": dict(Counter(i.venue_type for i in vis.values())),

@@ -13,7 +13,9 @@ Steps, and why:
    for them is within reach (EVIDENCE_REACH of distance cost), the choice is among those venues; distance
    from the day's area and from the stops already chosen that day costs. MMR across the whole
    trip keeps day 3 from being day 1.
-   A first visit gets landmarks: visits lean toward the city's landmarks until the trip has its share.
+   A first visit gets landmarks: its first visit that can reach one is a landmark (one matching the tags when
+   there is such a landmark), and later visits take further landmarks, up to the trip's share, only when they
+   match the tags: the Louvre is a must-see, a second museum on an outdoors trip is not.
    A half-day's second or third visit is left out when nothing near matches the traveller's interests
    (the stays around it stretch instead).
    A wait of FILL_GAP_MIN or more left after scheduling (a museum that closes at 17:00, dinner at 19:30) gets
@@ -55,8 +57,8 @@ LANDMARK_BONUS = 0.45
 EVIDENCE_BONUS = 0.5       # a venue with evidence for the traveller's tag, worth ~1.5 km of extra walking
 # A stop the traveller's tags apply to takes a venue with evidence for them when one costs at most this much
 # distance (pen + near); a meal or a show the traveller asked for is worth a longer ride than a sight.
-EVIDENCE_REACH = {"lunch": 2.2, "dinner": 2.2, "night": 2.2}
-EVIDENCE_REACH_OTHER = 1.5
+EVIDENCE_REACH = {"lunch": 3.0, "dinner": 3.0, "night": 3.0}
+EVIDENCE_REACH_OTHER = 2.2
 ANCHOR_WEIGHT = 0.45       # relevance lost per km from the stops already chosen for the day
 JITTER = 0.30              # per-traveller variety: two travellers with the same tags do not get the same city
 LANDMARK_REACH = 2.5       # the same for a first visit's landmark: worth a detour
@@ -110,10 +112,12 @@ class Plan:
 
 def snapshot(c: Candidate) -> dict:
     """What a slot needs to render (and its narrative to be checked) without another catalogue read."""
+    hours = stops.schedule(c)
     return {"id": c.id, "name": c.name, "category": c.category, "venue_type": stops.effective_type(c),
             "tags": list(c.tags), "lat": c.lat, "lon": c.lon, "coord_precision": c.extra.get("coord_precision")
             if c.lat is not None else None, "price_level": c.price_level, "hours": c.hours,
-            "hours_source": "listed" if c.extra.get("opening") else "typical", "quality": c.quality,
+            "hours_source": hours.source if c.extra.get("opening") else "typical",
+            "monthly": [list(r) for r in hours.monthly] or None, "quality": c.quality,
             "description": c.extra.get("description"), "address": c.extra.get("address"),
             "landmark": bool(c.extra.get("landmark")), "visit_kind": c.extra.get("visit_kind", "venue"),
             "season_months": c.extra.get("season_months"),
@@ -251,7 +255,8 @@ def assemble(
                 if spec.kind != kind:
                     continue
                 rel = day_rel.setdefault((d, spec.day_part), relevance(d, spec.day_part))
-                want_landmark = kind == "visit" and landmarks_placed < landmarks_wanted
+                want_landmark = ("any" if landmarks_placed == 0 else "matching") \
+                    if kind == "visit" and landmarks_placed < landmarks_wanted else None
                 anchor = _centroid([c.venue for c in picks.values()])
                 choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located,
                                want_landmark, anchor)
@@ -278,7 +283,7 @@ def assemble(
             before, free_from, arrive_by = gap
             spec = StopSpec("break", free_from, arrive_by)
             rel = day_rel.setdefault((d, spec.day_part), relevance(d, spec.day_part))
-            choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located, False,
+            choice = _pick(pool, rel, pen, spec, date, trip, tag_names, used, chosen_all, any_located, None,
                            point(before.venue), filler=True)
             if choice is None:
                 no_filler.add(before.venue.id)
@@ -353,9 +358,12 @@ def _centroid(venues: list[Candidate]) -> tuple[float, float] | None:
 
 
 def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, chosen_all, any_located,
-          want_landmark: bool, anchor: tuple[float, float] | None = None, filler: bool = False) -> _Choice | None:
-    """The best venue for one stop. A filler (a break in a long wait) is near `anchor`, and matches the
-    traveller's interests (preferred) or is somewhere anyone can drop into (stops.BREAK_TYPES)."""
+          want_landmark: str | None, anchor: tuple[float, float] | None = None, filler: bool = False,
+          ) -> _Choice | None:
+    """The best venue for one stop. `want_landmark`: "any" (the trip's first landmark: one within reach is
+    taken, a matching one first), "matching" (a further one, only if it matches the tags) or None. A filler
+    (a break in a long wait) is near `anchor`, and matches the traveller's interests (preferred) or is
+    somewhere anyone can drop into (stops.BREAK_TYPES)."""
     windows: dict[str, tuple[int, int]] = {}
     wanted = applicable_tags(trip.tags, "visit" if filler else spec.kind)
     for vid in rel:
@@ -382,13 +390,17 @@ def _pick(pool, rel, pen, spec: StopSpec, date, trip: Trip, tag_names, used, cho
     landmarks = [vid for vid in ids if pool[vid].extra.get("landmark") and distance[vid] <= LANDMARK_REACH]
     reach = EVIDENCE_REACH.get(spec.kind, EVIDENCE_REACH_OTHER)
     with_evidence = [vid for vid in ids if evidence.get(vid) and distance[vid] <= reach]
-    if want_landmark and landmarks:  # a first visit sees the city's landmarks (worth a detour), ones that
-        ids = [vid for vid in landmarks if evidence.get(vid)] or landmarks  # match the tags first
+    if want_landmark and not wanted:  # no tags to match: every landmark is the traveller's kind of stop
+        want_landmark = "any"
+    matching_landmarks = [vid for vid in landmarks if evidence.get(vid)]
+    if want_landmark and (matching_landmarks or (want_landmark == "any" and landmarks)):
+        ids = matching_landmarks or landmarks  # a first visit sees the city's landmarks (worth a detour)
     elif with_evidence:  # the traveller's tag decides, among venues within reach
         ids = with_evidence
     scores = {vid: rel[vid] - distance[vid] + jitter(trip.user_key, vid)
               + (EVIDENCE_BONUS if evidence.get(vid) else 0.0)
-              + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark") else 0.0) for vid in ids}
+              + (LANDMARK_BONUS if want_landmark and pool[vid].extra.get("landmark")
+                 and (want_landmark == "any" or evidence.get(vid)) else 0.0) for vid in ids}
     best = mmr_select([pool[vid] for vid in ids], scores, 1, lambda_=MMR_LAMBDA, already=chosen_all)[0]
     decision = None if filler else decide(best.id, ids, scores, trip, f"{date}|{spec.kind}|{spec.earliest}")
     c = pool[decision["chosen"]] if decision else best

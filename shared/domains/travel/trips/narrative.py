@@ -14,12 +14,15 @@ read like one sentence repeated.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 from shared.domains.travel.trips.daymodel import local_times, minutes
 from shared.domains.travel.trips.evidence import evidence_for, venue_text
 
 QUOTE_MAX = 220
+_ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TYPE_WORDS = {
     "museum": "a museum", "gallery": "a gallery", "landmark": "a landmark", "religious": "a place of worship",
     "palace": "a palace", "park": "a park", "garden": "a garden", "beach": "a beach", "viewpoint": "a viewpoint",
@@ -98,6 +101,10 @@ def render(claim: dict, name: str) -> str:
         return f"About {claim['minutes']} minutes by transit ({km}) from {claim['from']}."
     if t == "hours":
         return f"Listed hours: {claim['listed'].rstrip('. ')}."
+    if t == "monthly":
+        days = " and the ".join(f"{_ORDINAL_WORDS[n]} {_WEEKDAY_NAMES[wd]}" for n, wd in claim["rules"])
+        return (f"It happens on the {days} of the month only; the plan assumes the usual hours of "
+                f"{TYPE_WORDS.get(claim['venue_type'], 'such a place')} that day.")
     if t == "hours_assumed":
         return f"Its hours are not listed, so the plan assumes the usual hours of {TYPE_WORDS.get(claim['venue_type'], 'such a place')}."
     if t == "season":
@@ -135,7 +142,9 @@ def claims_for(slot: dict, previous: dict | None, matched: list[tuple[str, str]]
         claims.append({"type": "quote", "text": quote})
     if v.get("visit_kind") == "event" and v.get("season_months"):
         claims.append({"type": "season", "months": list(v["season_months"])})
-    if v.get("hours_source") == "listed" and v.get("hours"):
+    if v.get("monthly"):
+        claims.append({"type": "monthly", "rules": [list(r) for r in v["monthly"]], "venue_type": v.get("venue_type")})
+    elif v.get("hours_source") == "listed" and v.get("hours"):
         claims.append({"type": "hours", "listed": v["hours"]})
     elif v.get("catalogued", True):
         claims.append({"type": "hours_assumed", "venue_type": v.get("venue_type")})
@@ -212,6 +221,11 @@ def check_claims(slot: dict, node: dict | None, previous: dict | None) -> list[s
         elif t == "hours":
             if (src.get("hours") or "") != c["listed"]:
                 false.append("quotes hours the catalogue does not list")
+        elif t == "monthly":
+            opening = (node or {}).get("opening") or {}
+            opening = json.loads(opening) if isinstance(opening, str) else opening
+            if node is not None and [list(r) for r in opening.get("monthly", [])] != c["rules"]:
+                false.append("says it happens on days of the month the catalogue does not give")
         elif t == "hours_assumed":
             if node is not None and node.get("opening"):
                 false.append("says the hours are not listed, but they are")

@@ -81,8 +81,11 @@ VIBE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hidden_gems": (V(["hidden-gem", "local-favourite"]), ()),
     "cozy": (V(["cozy"]), ()),
     "quiet": (V(["quiet"]), ()),
-    # a description that says bustling or crowded, or a nightlife district, is evidence of a lively place
-    "lively": (V(["lively", "nightlife"]), V(["lively", "bustl", "buzzing", "vibrant", "crowd", "nightlife", "festive"])),
+    # a description that says bustling or crowded, or a nightlife district, is evidence of a lively place; so is
+    # a market (not a supermarket), a boardwalk, an amusement park or street performers: a lively city by day
+    "lively": (V(["lively", "nightlife"]), V(["lively", "bustl", "buzzing", "vibrant", "crowd", "nightlife", "festive",
+                                              " market", "marché", "bazaar", "boardwalk", "amusement", "street perform",
+                                              "street entertain", "busker", "carnival", "street food"])),
     "romantic": (V(["romantic"]), ()),
     "trendy": (V(["trendy"]), ()),
     "classic": (V(["historic", "iconic"]), ()),

@@ -44,6 +44,7 @@ class VenueSnapshot(BaseModel):
     price_level: int | None = None
     hours: Any = None
     hours_source: str | None = None
+    monthly: list[list[int]] | None = None  # (nth, weekday) pairs: a monthly occasion, open on those dates only
     quality: float | None = None
     description: str | None = None
     address: str | None = None
