@@ -60,6 +60,7 @@ bench: install
 	$(PY) bench/sequence_bench.py
 	$(PY) bench/learning_loop.py
 	$(PY) bench/group_bench.py
+	$(PY) bench/recs_bench.py --prepare
 
 clean: down
 	rm -rf .local .cache

@@ -56,6 +56,8 @@ def stack(pg_dsn: str):
     # The suite plans hundreds of trips for a handful of users: the stack's functions get limits it cannot reach
     # (they inherit the environment). The limits themselves are tested in foundation/test_rate_limits.py.
     os.environ.update(UNREACHABLE_RATE_LIMITS)
+    # the recommendations function asks the registry every second (not 30): a test's rollback serves at once
+    os.environ["RECS_MODEL_REFRESH_S"] = "1"
     # Google Calendar cannot exist here: the stack's functions read free/busy from a local fake of its wire format
     # (tests add calendars to `stack.calendar.calendars`)
     calendar = FakeCalendar().start()

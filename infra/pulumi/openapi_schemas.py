@@ -251,7 +251,15 @@ def _contracts() -> dict[str, Contract]:
     from shared.domains.groups.view_models import (CalendarSaved, CycleView, GroupCreated, GroupInvite, GroupView,
                                                    RetrospectiveView, VoteView, WindowsView)
 
+    from shared.domains.catalogues.schemas import (BatchRecommendRequest, ColdStartRequest, InteractionsIn,
+                                                  RecommendRequest, SimilarItemsRequest, SimilarUsersRequest)
+    from shared.domains.catalogues.view_models import (BatchRecommendations, ColdStart, InteractionsAccepted,
+                                                      Recommendations, SimilarItems, SimilarUsers)
+
     trip_id = {"trip_id": Param("the trip's id (as POST /v1/trips answered it)", PATH_ID, True)}
+    catalogue = {"catalogue": Param("the catalogue's id (movielens-1m, foodcom, ...)", PATH_ID, True)}
+    no_catalogue = "no such catalogue (import it first)"
+    recs_errors = {401: E401, 404: no_catalogue, 413: E413, 415: E415, 429: E429}
     group_id = {"group_id": Param("the group's id (as POST /v1/groups answered it)", PATH_ID, True)}
     cycle_id = {**group_id, "cycle_id": Param("the cycle's id (as POST .../cycles answered it)", PATH_ID, True)}
     no_group = "no such group among the caller's groups (someone else's group is a 404 too)"
@@ -259,6 +267,38 @@ def _contracts() -> dict[str, Contract]:
     body_errors = {413: E413, 415: E415}
     admin_errors = {401: E401_ADMIN, 403: E403_ADMIN, 429: E429, 503: E503_SECRET}
     return {
+        "recommendItems": Contract(
+            path=catalogue, body=RecommendRequest,
+            responses={200: Resp("ranked items; served_by, model_version and fallback_reason say who ranked them",
+                                 Recommendations)},
+            errors={400: E400 + " (or a category the catalogue does not have)", **recs_errors}),
+        "recommendItemsBatch": Contract(
+            path=catalogue, body=BatchRecommendRequest,
+            responses={200: Resp("one list per user, in the order asked, each as the single call answers it",
+                                 BatchRecommendations)},
+            errors={400: E400 + " (or a category the catalogue does not have)", **recs_errors}),
+        "similarItems": Contract(
+            path=catalogue, body=SimilarItemsRequest,
+            responses={200: Resp("the items closest to this one", SimilarItems)},
+            errors={400: E400, **recs_errors, 404: no_catalogue + ", or no such item in it"}),
+        "similarUsers": Contract(
+            path=catalogue, body=SimilarUsersRequest,
+            responses={200: Resp("the users whose tastes are closest to this user's", SimilarUsers)},
+            errors={400: E400, **recs_errors,
+                    404: no_catalogue + ", no model yet, or a user the model was not trained on"}),
+        "coldStart": Contract(
+            path=catalogue, body=ColdStartRequest,
+            responses={200: Resp("items for a user with no history", ColdStart)},
+            errors={400: E400 + " (or an unknown liked item id)", **recs_errors}),
+        "recordCatalogueInteractions": Contract(
+            path=catalogue, body=InteractionsIn,
+            responses={202: Resp("accepted: published to Pub/Sub; the sink stores each event once",
+                                 InteractionsAccepted)},
+            errors={400: E400 + " (or an item the catalogue does not have)", **recs_errors,
+                    503: "Pub/Sub is unavailable: retry with the same event ids"}),
+        "catalogueMetrics": Contract(
+            path=catalogue, responses={200: Resp("the function's counters in the Prometheus text format")},
+            errors={400: E400, 401: E401, 429: E429}),
         "health": Contract(
             responses={200: Resp("every dependency is up", HealthView),
                        503: Resp("at least one dependency is down; `failing` names them", HealthView)},

@@ -48,7 +48,7 @@ UNIT_ROLES: dict[str, list[str]] = {
 # The APIs everything below uses; every resource waits for the ones it needs.
 APIS = ("run", "compute", "sqladmin", "redis", "secretmanager", "pubsub", "cloudtasks", "cloudscheduler",
         "apigateway", "servicemanagement", "servicecontrol", "aiplatform", "artifactregistry", "iam",
-        "iamcredentials", "storage")
+        "iamcredentials", "storage", "logging", "monitoring")
 DB_SECRET = "DATABASE_URL"
 QDRANT_SECRET = "QDRANT_API_KEY"
 DB_PASSWORD = "DB_PASSWORD"  # not a secret of its own: it goes into the DATABASE_URL secret's value
@@ -64,7 +64,7 @@ SUBNET_RANGE = "10.8.0.0/20"          # Direct VPC egress takes one address per 
 # Targets of Pub/Sub push and Cloud Tasks only: internal ingress (Pub/Sub and Cloud Tasks of the same project
 # count as internal). Gateway backends must accept API Gateway's calls, which arrive from outside; they stay
 # unreachable without the gateway's (or an invoker's) identity because no service grants run.invoker widely.
-INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes")
+INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink")
 STAGES = {"no-traffic": 0, "10": 10, "100": 100}
 CANDIDATE_TAG = "candidate"
 _REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -610,6 +610,68 @@ def _gateway(ctx: _Ctx, services, gateway_sa) -> gcp.apigateway.Gateway:
     return gateway
 
 
+# --- monitoring ------------------------------------------------------------------------------------------
+# The recommendations function writes one structured JSON line per request (shared/api/metrics.py): these
+# log-based metrics turn those lines into the same figures its /metrics endpoint serves, for Cloud Monitoring.
+RECS_LOG_FILTER = (f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service_name("recommendations")}" '
+                   'AND jsonPayload.logger="concierge.recommendations" AND jsonPayload.route:*')
+RECS_P99_ALERT_MS = 20.0
+
+
+def _monitoring(ctx: _Ctx) -> dict[str, object]:
+    opts = ctx.after("logging", "monitoring")
+    labels = [{"key": key, "value_type": "STRING"} for key in ("route", "catalogue", "served_by", "status")]
+    extractors = {key: f"EXTRACT(jsonPayload.{path})" for key, path in
+                  (("route", "route"), ("catalogue", "catalogue"), ("served_by", "served_by"),
+                   ("status", "httpRequest.status"))}
+    requests = gcp.logging.Metric(
+        "recs-requests", name="recs_requests", filter=RECS_LOG_FILTER, label_extractors=extractors,
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "INT64", "labels": labels}, opts=opts)
+    latency = gcp.logging.Metric(
+        "recs-latency", name="recs_request_latency_ms", filter=RECS_LOG_FILTER,
+        value_extractor="EXTRACT(jsonPayload.latency_ms)", label_extractors=extractors,
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "DISTRIBUTION", "unit": "ms", "labels": labels},
+        bucket_options={"exponential_buckets": {"num_finite_buckets": 24, "growth_factor": 1.6, "scale": 0.1}},
+        opts=opts)
+    cache = gcp.logging.Metric(
+        "recs-cache", name="recs_cache_lookups", filter=RECS_LOG_FILTER + " AND jsonPayload.cache_hit:*",
+        label_extractors={"hit": "EXTRACT(jsonPayload.cache_hit)", "catalogue": "EXTRACT(jsonPayload.catalogue)"},
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "INT64",
+                           "labels": [{"key": "hit", "value_type": "STRING"},
+                                      {"key": "catalogue", "value_type": "STRING"}]}, opts=opts)
+
+    def chart(title: str, metric: str, aligner: str, reducer: str, group_by: list[str]) -> dict:
+        return {"title": title, "xyChart": {"dataSets": [{"timeSeriesQuery": {"timeSeriesFilter": {
+            "filter": f'metric.type="logging.googleapis.com/user/{metric}"',
+            "aggregation": {"alignmentPeriod": "60s", "perSeriesAligner": aligner, "crossSeriesReducer": reducer,
+                            "groupByFields": group_by}}}, "plotType": "LINE"}]}}
+
+    dashboard = gcp.monitoring.Dashboard("recs-dashboard", dashboard_json=json.dumps({
+        "displayName": "Concierge recommendations",
+        "gridLayout": {"columns": 2, "widgets": [
+            chart("Requests per minute by route", "recs_requests", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.route"]),
+            chart("Latency p99 (ms) by route", "recs_request_latency_ms", "ALIGN_PERCENTILE_99", "REDUCE_MAX",
+                  ["metric.label.route"]),
+            chart("Lists by serving model (fallbacks show here)", "recs_requests", "ALIGN_RATE", "REDUCE_SUM",
+                  ["metric.label.served_by"]),
+            chart("Cache lookups by outcome", "recs_cache_lookups", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.hit"]),
+        ]}}), opts=pulumi.ResourceOptions(depends_on=[requests, latency, cache]))
+    alert = gcp.monitoring.AlertPolicy(
+        "recs-latency-alert", display_name="Recommendations p99 latency above 20 ms", combiner="OR",
+        conditions=[{"display_name": "p99 of recs_request_latency_ms over 5 minutes",
+                     "condition_threshold": {
+                         "filter": 'metric.type="logging.googleapis.com/user/recs_request_latency_ms" AND '
+                                   'resource.type="cloud_run_revision"',
+                         "comparison": "COMPARISON_GT", "threshold_value": RECS_P99_ALERT_MS, "duration": "300s",
+                         "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_PERCENTILE_99",
+                                           "cross_series_reducer": "REDUCE_MAX"}]}}],
+        documentation={"content": "The recommendations function's p99 latency is above its 20 ms budget. Check "
+                                  "the dashboard's fallback chart (a model failing moves traffic down the chain) "
+                                  "and the cache chart (a promotion empties the cache).", "mime_type": "text/markdown"},
+        opts=pulumi.ResourceOptions(depends_on=[latency]))
+    return {"dashboard": dashboard, "alert": alert}
+
+
 def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, object]:
     ctx = _Ctx(cfg=cfg, decl=decl or load())
     _enable_apis(ctx)
@@ -631,5 +693,6 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
     _tasks(ctx, services, accounts["tasks"])
     _schedules(ctx, jobs, accounts["scheduler"])
     gateway = _gateway(ctx, services, accounts["gateway"])
-    return {"services": services, "jobs": jobs, "topics": topics, "gateway": gateway, "registry": registry,
+    monitoring = _monitoring(ctx)
+    return {"services": services, **monitoring, "jobs": jobs, "topics": topics, "gateway": gateway, "registry": registry,
             **ctx.data["rollout"]}

@@ -58,7 +58,8 @@ def _ks(raw: str) -> tuple[int, ...]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m jobs.evaluate.main", description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="signals",
-                   help="movielens-100k, movielens-1m-implicit, foodcom-sample, or signals (our export; default)")
+                   help="movielens-100k, movielens-1m-implicit, foodcom-sample, catalogue:ID (an imported "
+                        "catalogue's stored interactions), or signals (our export; default)")
     p.add_argument("--split", default=None,
                    help="for public datasets: stratified:R, random:R, leave-last:N or temporal:R (default stratified:0.75)")
     p.add_argument("--seed", type=int, default=42, help="split, negative sampling and bootstrap seed (default 42)")
@@ -100,6 +101,16 @@ class EvalData:
     description: dict[str, Any] = field(default_factory=dict)
 
 
+def _catalogue_dataset(catalogue_id: str):
+    """An imported catalogue's stored interactions (what jobs/train --catalogue trains on)."""
+    from jobs.catalogue_data import CatalogueMissing, load_catalogue_dataset
+
+    try:
+        return load_catalogue_dataset(catalogue_id)
+    except CatalogueMissing as exc:
+        raise UsageError(str(exc)) from None
+
+
 def load_eval_data(args: argparse.Namespace) -> EvalData:
     from shared.engine.data.candidates import sample_negative_candidates
     from shared.engine.data.loaders import DatasetNotFound, load_dataset
@@ -111,7 +122,8 @@ def load_eval_data(args: argparse.Namespace) -> EvalData:
     if mode == "logged":
         raise UsageError("--candidates logged needs --dataset signals (public datasets have no logged candidate sets)")
     try:
-        ds = load_dataset(args.dataset)
+        ds = _catalogue_dataset(args.dataset.split(":", 1)[1]) if args.dataset.startswith("catalogue:") \
+            else load_dataset(args.dataset)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except DatasetNotFound as exc:

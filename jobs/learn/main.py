@@ -130,7 +130,7 @@ def _evaluate(ranker, held):
 
 
 async def train_and_gate(pool, args, table, window: str, decisions) -> dict:
-    from jobs.train.main import train
+    from jobs.train.main import parse_args as train_parse_args, train
     from shared.engine.data.signals import hold_out_last_generation
     from shared.engine.rankers import create_ranker
     from shared.engine.registry.artifacts import download_artifact
@@ -150,9 +150,9 @@ async def train_and_gate(pool, args, table, window: str, decisions) -> dict:
                                                f"less than {MIN_GROWTH:.0%} growth"}
     if len(held) == 0:
         return {"action": "skipped", "reason": "no logged generation has an accepted item yet to judge a model on"}
-    record = await asyncio.get_running_loop().run_in_executor(None, train, argparse.Namespace(
-        ranker=args.ranker, dataset=None, signals=window, params=args.params, model_name=args.ranker,
-        holdout="last-generation"))
+    train_args = train_parse_args(["--ranker", args.ranker, "--signals", window, "--params", args.params,
+                                   "--model-name", args.ranker, "--holdout", "last-generation"])
+    record = await asyncio.get_running_loop().run_in_executor(None, train, train_args)
     if record.status != "candidate":
         return {"action": "skipped", "model": record.served_by,
                 "reason": f"{record.served_by} (same code, params and data) is already {record.status}"}

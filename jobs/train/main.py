@@ -5,6 +5,10 @@ Vertex AI custom job on that image; locally the same entry point runs as a subpr
 result document to the models bucket, which this job reads to register the candidate in model_registry.
 
     python -m jobs.train.main --ranker bpr --dataset movielens-100k [--params '{"factors": 64}']
+    python -m jobs.train.main --ranker two_tower --catalogue movielens-1m   # registered as recs-movielens-1m-two_tower
+
+With --catalogue the interactions stored for that catalogue (catalogue_interactions, with the items' titles and
+text as item features) are written as Parquet to the training-data bucket and the trainer reads them from there.
 """
 from __future__ import annotations
 
@@ -17,12 +21,40 @@ import sys
 import uuid
 
 
-def trainer_args(args: argparse.Namespace, result_uri: str) -> list[str]:
+def trainer_args(args: argparse.Namespace, result_uri: str, dataset_uri: str | None = None) -> list[str]:
     out = ["--ranker", args.ranker, "--params", args.params, "--result-uri", result_uri]
-    out += ["--dataset", args.dataset] if args.dataset else ["--signals", args.signals, "--holdout", args.holdout]
-    if args.model_name:
-        out += ["--model-name", args.model_name]
+    if dataset_uri:
+        out += ["--dataset-uri", dataset_uri]
+    else:
+        out += ["--dataset", args.dataset] if args.dataset else ["--signals", args.signals, "--holdout", args.holdout]
+    model_name = args.model_name or (f"recs-{args.catalogue}-{args.ranker}" if args.catalogue else None)
+    if model_name:
+        out += ["--model-name", model_name]
     return out
+
+
+def export_catalogue(catalogue_id: str, run_id: str, split: str | None = None, seed: int = 42) -> str:
+    """The catalogue's stored interactions (with --split, the split's training part: jobs/evaluate --dataset
+    catalogue:ID with the same --split and --seed then judges the model on the rest) as Parquet in the
+    training-data bucket; returns its gs:// URI."""
+    from jobs.catalogue_data import CatalogueMissing, load_catalogue_dataset
+    from shared.adapters import storage
+    from shared.engine.data.parquet_io import to_parquet
+
+    try:
+        dataset = load_catalogue_dataset(catalogue_id)
+    except CatalogueMissing as exc:
+        raise TrainingFailed(str(exc)) from None
+    if split:
+        from shared.engine.data.splits import make_split
+
+        parts = make_split(dataset, split, seed=seed)
+        print(f"train: {catalogue_id}: split {parts.description}; training on its {len(parts.train):,} training "
+              "interactions", flush=True)
+        dataset = parts.train
+    print(f"train: {catalogue_id}: {len(dataset)} interactions, {dataset.n_users} users, {dataset.n_items} items",
+          flush=True)
+    return storage.write_bytes("training-data", f"catalogues/{catalogue_id}/{run_id}.parquet", to_parquet(dataset))
 
 
 def run_on_vertex(image: str, argv: list[str], run_id: str) -> None:
@@ -58,10 +90,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ranker", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset")
+    source.add_argument("--catalogue", help="an imported catalogue: train on its stored interactions")
     source.add_argument("--signals", metavar="FROM:TO")
     parser.add_argument("--params", default="{}")
     parser.add_argument("--model-name", default=None)
     parser.add_argument("--holdout", choices=("none", "last-generation"), default="none")
+    parser.add_argument("--split", default=None, help="--catalogue only: train on this split's training part "
+                                                      "(random:0.8, stratified:0.75, ...), as jobs/evaluate splits")
+    parser.add_argument("--seed", type=int, default=42, help="the split's seed (default 42)")
     return parser.parse_args(argv)
 
 
@@ -75,7 +111,8 @@ def train(args: argparse.Namespace):
     run_id = uuid.uuid4().hex[:12]
     result_path = f"runs/{run_id}/result.json"
     result_uri = f"gs://{storage.bucket_name('models')}/{result_path}"
-    argv_trainer = trainer_args(args, result_uri)
+    dataset_uri = export_catalogue(args.catalogue, run_id, args.split, args.seed) if args.catalogue else None
+    argv_trainer = trainer_args(args, result_uri, dataset_uri)
     image = os.environ.get("VERTEX_TRAINING_IMAGE")
     print(f"train: run {run_id} on {'Vertex AI (' + image + ')' if image else 'a local subprocess'}", flush=True)
     try:

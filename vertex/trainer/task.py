@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a named dataset (movielens-100k, movielens-1m-implicit, foodcom)")
     source.add_argument("--signals", metavar="FROM:TO", help="exported signal dates, e.g. 2026-11-01:2026-11-07")
+    source.add_argument("--dataset-uri", help="gs://... (or a path) of an interaction dataset as Parquet "
+                                              "(shared.engine.data.parquet_io; jobs/train writes it for a catalogue)")
     parser.add_argument("--params", default="{}", help="JSON object of ranker hyper-parameters")
     parser.add_argument("--model-name", default=None, help="registry name (default: the ranker's name)")
     parser.add_argument("--holdout", choices=("none", "last-generation"), default="none",
@@ -35,6 +37,11 @@ def load_training_data(args: argparse.Namespace):
         from shared.engine.data.loaders import load_dataset
 
         return load_dataset(args.dataset)
+    if args.dataset_uri:
+        from shared.engine.data.parquet_io import from_parquet
+        from shared.engine.registry.artifacts import read_artifact_bytes
+
+        return from_parquet(read_artifact_bytes(args.dataset_uri))
     from shared.engine.data.signals import hold_out_last_generation, read_export, signals_dataset
 
     start, _, end = args.signals.partition(":")
@@ -69,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --params must be a JSON object ({exc})", file=sys.stderr)
         return 2
-    print(f"trainer: loading {'dataset ' + args.dataset if args.dataset else 'signals ' + args.signals}", flush=True)
+    source = (f"dataset {args.dataset}" if args.dataset else f"dataset {args.dataset_uri}" if args.dataset_uri
+              else f"signals {args.signals}")
+    print(f"trainer: loading {source}", flush=True)
     dataset = load_training_data(args)
     print(f"trainer: {len(dataset)} interactions, {dataset.n_users} users, {dataset.n_items} items", flush=True)
     ranker = create_ranker(args.ranker, **params)

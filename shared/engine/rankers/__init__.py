@@ -21,6 +21,7 @@ from shared.engine.rankers.matrix import MatrixRanker
 from shared.engine.rankers.neighbours import EASERanker, ItemKNNRanker
 from shared.engine.rankers.popularity import PopularityRanker
 from shared.engine.rankers.tag_affinity import TagAffinityRanker
+from shared.engine.rankers.two_tower import TwoTowerRanker
 
 
 def create_ranker(name: str, **params) -> Ranker:
@@ -30,6 +31,7 @@ def create_ranker(name: str, **params) -> Ranker:
 
 __all__ = [
     "TagAffinityRanker",
+    "TwoTowerRanker",
     "ALSRanker",
     "BPRRanker",
     "EASERanker",

@@ -273,9 +273,10 @@ def test_each_unit_reads_only_its_own_secrets(deployed):
 def test_push_and_task_only_targets_take_internal_traffic_only(declared):
     ingress = {r.name.removeprefix("fn-").replace("-", "_"): r.inputs["ingress"]
                for r in _of(declared, "gcp:cloudrunv2/service:Service") if r.name.startswith("fn-")}
-    for unit in ("signal_sink", "prewarm", "pivot_outcomes"):
+    internal = {"signal_sink", "prewarm", "pivot_outcomes", "interaction_sink"}
+    for unit in internal:
         assert ingress[unit] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
-    assert set(ingress) - {"signal_sink", "prewarm", "pivot_outcomes"} <= backends_named()
+    assert set(ingress) - internal <= backends_named()
 
 
 # --- network: Redis and Qdrant over the VPC ------------------------------------------------------------------
@@ -522,3 +523,15 @@ def test_the_units_that_read_datasets_have_the_datasets_bucket_at_the_dockerfile
         assert (volume in template["volumes"]) == (unit in bucket.readers), unit
         assert ({"name": bucket.name, "mountPath": bucket.mount} in container["volumeMounts"]) == (unit in bucket.readers)
         assert template["executionEnvironment"] == "EXECUTION_ENVIRONMENT_GEN2"
+
+
+def test_the_recommendations_figures_reach_cloud_monitoring(declared):
+    """Log-based metrics over the function's structured request lines, a dashboard and a latency alert."""
+    metrics = {r.inputs["name"]: r.inputs for r in _of(declared, "gcp:logging/metric:Metric")}
+    assert {"recs_requests", "recs_request_latency_ms", "recs_cache_lookups"} <= set(metrics)
+    assert metrics["recs_request_latency_ms"]["valueExtractor"] == "EXTRACT(jsonPayload.latency_ms)"
+    assert "fn-recommendations" in metrics["recs_requests"]["filter"]
+    (dashboard,) = _of(declared, "gcp:monitoring/dashboard:Dashboard")
+    assert "recs_request_latency_ms" in dashboard.inputs["dashboardJson"]
+    (alert,) = _of(declared, "gcp:monitoring/alertPolicy:AlertPolicy")
+    assert alert.inputs["conditions"][0]["conditionThreshold"]["thresholdValue"] == 20.0

@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from functions.signal_sink.main import Poison, _parse, _publish_time, _raw_data
+from functions.signal_sink.main import _publish_time
+from shared.api.push_consumer import Poison, decode
+from shared.api.push_consumer import raw_data as _raw_data
 from shared.engine.events.schema import SignalRecord
+
+
+def _parse(msg: dict) -> SignalRecord:
+    return decode(msg, SignalRecord)
 
 
 def message(payload) -> dict:
