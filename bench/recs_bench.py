@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prepare", action="store_true", help="import, train and promote first")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--quick", action="store_true", help="small quality grids")
+    ap.add_argument("--quality-from", metavar="JSON", help="take the quality figures from a finished "
+                    "`python bench/recs_quality.py` run (its file, e.g. bench/results/recs_quality.json) instead of "
+                    "measuring them again; recorded with that run's time and command")
     args = ap.parse_args(argv)
     cats = [c for c in args.catalogues.split(",") if c]
     stack = None
@@ -224,7 +227,11 @@ def _run(args, cats: list[str]) -> int:
             "cached_server_side_p99_ms<=1": ml["cached_process_ms"]["p99"] <= 1,
             "batch_100_users_ms<=300": ml["batch_100_users_ms"]["p99"] <= 300,
         }
-    if not args.skip_quality:
+    if args.quality_from:
+        ran = json.loads(Path(args.quality_from).read_text())
+        out["quality"] = {"from": {"file": args.quality_from, "measured_at": ran.get("measured_at"),
+                                   "command": ran.get("command")}, "datasets": ran["datasets"]}
+    elif not args.skip_quality:
         from recs_quality import measure_quality
 
         out["quality"] = measure_quality(["movielens-1m-implicit", "foodcom-sample"], quick=args.quick)
