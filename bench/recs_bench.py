@@ -6,7 +6,8 @@
 
 Latency, per catalogue, k = 10:
 - in-function: the domain call the function makes (shared.domains.catalogues.recommend.recommend) timed in this
-  process against the stack's Postgres, Redis and Qdrant; "uncached" asks for users not asked before in the run
+  process against the stack's Postgres, Redis and Qdrant, one at a time and 8 in flight; "uncached" asks for
+  users not asked before in the run
   (a cache miss: history read, model scoring, top-k, cache write), "cached" asks again for users just asked (a
   process-local hit: one Redis round trip for the history version); batch: 100 distinct users in one call;
 - through the gateway: the same requests over HTTP, at concurrency 1 and 8.
@@ -97,7 +98,7 @@ async def in_function(catalogue: str, users: list[str]) -> dict:
     from shared.domains.catalogues.result_cache import RESULTS
     from shared.domains.catalogues.schemas import BatchRecommendRequest, RecommendRequest
 
-    pool = await create_pool(max_size=2)
+    pool = await create_pool(max_size=8)
     redis = get_async_redis()
     try:
         async with pool.acquire() as conn:
@@ -135,10 +136,36 @@ async def in_function(catalogue: str, users: list[str]) -> dict:
                     user_ids=group, k=10, filters={"exclude_item_ids": [nonce, str(j)]}))
                 batch.append((time.perf_counter() - t) * 1000)
                 assert len(out["results"]) == len(group)
+        concurrent = await _in_function_concurrent(pool, redis, catalogue, users[N_UNCACHED + 1:], nonce, 8)
     finally:
         await pool.close()
     return {"uncached_ms": pct(uncached), "served_by_uncached": served, "cached_process_ms": pct(cached),
-            "cache_layers": layers, "cached_redis_ms": pct(redis_hits), "batch_100_users_ms": pct(batch)}
+            "cache_layers": layers, "cached_redis_ms": pct(redis_hits), "batch_100_users_ms": pct(batch),
+            "concurrency_8": concurrent}
+
+
+async def _in_function_concurrent(pool, redis, catalogue: str, users: list[str], nonce: str, n: int) -> dict:
+    """The same domain call from n concurrent tasks (each with its own connection), as n requests in flight in
+    one instance would make it: uncached (users not asked before with this filter), then cached (asked again)."""
+    from shared.adapters.qdrant import get_async_qdrant
+    from shared.domains.catalogues.recommend import Deps, recommend
+    from shared.domains.catalogues.schemas import RecommendRequest
+
+    async def timed(user: str, out: list[float]) -> None:
+        async with pool.acquire() as conn:
+            t = time.perf_counter()
+            await recommend(Deps(conn, get_async_qdrant(), redis),
+                            catalogue, RecommendRequest(user_id=user, k=10, filters={"exclude_item_ids": [nonce, "c8"]}))
+            out.append((time.perf_counter() - t) * 1000)
+
+    async def run(batch: list[str]) -> list[float]:
+        out: list[float] = []
+        for i in range(0, len(batch), n):
+            await asyncio.gather(*(timed(u, out) for u in batch[i:i + n]))
+        return out
+
+    group = users[:200]
+    return {"uncached_ms": pct(await run(group)), "cached_ms": pct(await run(group * 2))}
 
 
 def through_gateway(catalogue: str, users: list[str], concurrency: int) -> dict:
