@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.integration.signals.stack_helpers import wait_for
+
 pytestmark = pytest.mark.integration
 
 
@@ -59,17 +61,6 @@ def job(capsys, *argv: str) -> tuple[int, dict | None, str]:
     out = capsys.readouterr()
     result = json.loads(out.out.strip().splitlines()[-1]) if code == 0 else None
     return code, result, out.err
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 ITEMS_CSV = """item_id,title,text,categories,attributes
