@@ -108,7 +108,7 @@ def counterfactual_check(arm: dict[str, str]) -> dict:
     from shared.adapters.postgres import create_pool
     from shared.domains.travel.trips.rankers import ML_MODEL_NAMES
     from shared.engine.data.signals import logged_decisions, read_export
-    from shared.engine.metrics.counterfactual import estimate, greedy_target
+    from shared.engine.metrics.counterfactual import ranker_estimate
     from shared.engine.registry.artifacts import download_artifact
     from shared.engine.registry.store import first_with_status
 
@@ -130,7 +130,7 @@ def counterfactual_check(arm: dict[str, str]) -> dict:
     control = [d for d in decisions if arm.get(d.user_id) == "control"]
     served = [d for d in decisions if arm.get(d.user_id) == "treatment"
               and (d.context.get("model_version") or "") == f"ml:{rec.served_by}"]
-    est = estimate(control, greedy_target(lambda user, options: model.score(user, options)))
+    est = ranker_estimate(model, control)
     observed = _ci([float(d.reward) for d in served], 0) if served else None
     return {"model": rec.served_by,
             "estimated_from": "control-arm stop decisions logged after the model was trained (heuristic logging "

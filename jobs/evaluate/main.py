@@ -11,7 +11,8 @@ What it does: loads the evaluation data (a public dataset and a split, or our ex
 trained on the days before it), loads each registered model's artifact and fits each baseline on the training part,
 evaluates all of them on the same evaluation set (full ranking, sampled negatives, or the logged candidate sets),
 compares each with the reference (the production model of the same name, else the first baseline) pairwise, applies
-the promotion gate, and writes a report (JSON, markdown, PNG) to the reports bucket and the metrics to
+the promotion gate, judges every model in shadow on the live sets it scored off the response path, estimates each
+model's acceptance counterfactually (IPS/SNIPS over the logged stop decisions), and writes a report (JSON, markdown, PNG) to the reports bucket and the metrics to
 model_registry. With --promote a passing candidate moves to shadow, and a passing shadow to production (so a model
 has to pass on two evaluations, the second including its shadow period, before it serves).
 """
@@ -72,7 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="ranker fitted on the training part: NAME[:param=value,...], e.g. popularity, ease:l2=500")
     p.add_argument("--candidates", default=None,
                    help="full (rank the whole catalogue), sampled:N (test positives + N negatives) or logged "
-                        "(the logged candidate sets; signals only). Default: logged for signals, full otherwise")
+                        "(the logged candidate sets; signals only) or answered (the logged sets cut down to the "
+                        "items the user accepted or refused: no exposure bias). Default: logged for signals, full "
+                        "otherwise")
     p.add_argument("--k", type=_ks, default=(5, 10), help="cut-offs, comma-separated (default 5,10)")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="ranking metrics (default: %(default)s)")
     p.add_argument("--gate-metric", default="hr@5", help="metric the promotion gate compares (default hr@5)")
@@ -97,8 +100,10 @@ class EvalData:
     fingerprint: str
     split: Any  # shared.engine.data.Split
     protocol: str  # full_ranking | candidates
-    candidate_sets: Any = None  # CandidateSets for sampled/logged
+    candidate_sets: Any = None  # CandidateSets for sampled/logged/answered
     description: dict[str, Any] = field(default_factory=dict)
+    logged_sets: Any = None  # signals: every logged set of the window (shadow scores ride on them)
+    decisions: list[Any] = field(default_factory=list)  # signals: logged stop decisions, for IPS/SNIPS
 
 
 def _catalogue_dataset(catalogue_id: str):
@@ -119,8 +124,8 @@ def load_eval_data(args: argparse.Namespace) -> EvalData:
     mode = args.candidates or ("logged" if args.dataset == "signals" else "full")
     if args.dataset == "signals":
         return _load_signals(args, mode)
-    if mode == "logged":
-        raise UsageError("--candidates logged needs --dataset signals (public datasets have no logged candidate sets)")
+    if mode in ("logged", "answered"):
+        raise UsageError(f"--candidates {mode} needs --dataset signals (public datasets have no logged candidate sets)")
     try:
         ds = _catalogue_dataset(args.dataset.split(":", 1)[1]) if args.dataset.startswith("catalogue:") \
             else load_dataset(args.dataset)
@@ -159,7 +164,8 @@ def _load_signals(args: argparse.Namespace, mode: str) -> EvalData:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from shared.engine.data.signals import BUCKET, PREFIX, logged_candidate_sets, read_export, signals_dataset
+    from shared.engine.data.signals import (BUCKET, PREFIX, logged_candidate_sets, logged_decisions, read_export,
+                                            signals_dataset)
     from shared.engine.data.splits import temporal_split
 
     end = args.date_to or (datetime.now(UTC).date() - timedelta(days=1))
@@ -181,12 +187,15 @@ def _load_signals(args: argparse.Namespace, mode: str) -> EvalData:
     split = temporal_split(ds, ratio=None, cutoff_us=cutoff_us)
     description = {"dataset_info": ds.describe(), "train_from": str(train_start), "from": str(start), "to": str(end)}
     data = EvalData(f"signals {start}..{end}", ds.fingerprint, split, "candidates", description=description)
-    if mode == "logged":
-        sets = logged_candidate_sets(eval_rows, name=f"signals[{start}..{end}]/logged")
+    data.logged_sets = logged_candidate_sets(eval_rows, name=f"signals[{start}..{end}]/logged")
+    data.decisions = logged_decisions(eval_rows)
+    if mode in ("logged", "answered"):
+        sets = data.logged_sets if mode == "logged" else data.logged_sets.answered()
         usable = sets.with_positives()
-        _log(f"{len(sets)} logged candidate sets, {len(usable)} with a positive among the candidates")
+        _log(f"{len(sets)} {mode} candidate sets, {len(usable)} with a positive among the candidates")
         if len(usable) == 0:
-            raise (NothingToDo if args.nightly else UsageError)(f"no logged candidate set between {start} and {end} has a positive outcome yet")
+            raise (NothingToDo if args.nightly else UsageError)(
+                f"no {mode} candidate set between {start} and {end} has a positive outcome yet")
         data.candidate_sets = sets
     elif mode == "full":
         data.protocol = "full_ranking"
@@ -195,7 +204,7 @@ def _load_signals(args: argparse.Namespace, mode: str) -> EvalData:
 
         data.candidate_sets = sample_negative_candidates(split.train, split.test, _int_suffix(mode, 100), args.seed)
     else:
-        raise UsageError(f"--candidates {mode!r}: use full, sampled:N or logged")
+        raise UsageError(f"--candidates {mode!r}: use full, sampled:N, logged or answered")
     return data
 
 
@@ -341,9 +350,49 @@ def run_gates(entries: list[Entry], gate_metric: str) -> list[tuple[Entry, Entry
             entry.evaluation.metrics[gate_metric], ref.evaluation.metrics[gate_metric],
             candidate_model=entry.label, reference_model=ref.label,
             candidate_eval_set=entry.evaluation.eval_set, reference_eval_set=ref.evaluation.eval_set,
+            paired=entry.evaluation.compare(ref.evaluation, gate_metric),
         )
         _log(f"gate: {decision.reason}")
         out.append((entry, ref, decision))
+    return out
+
+
+def judge_shadows(entries: list[Entry], data: EvalData, seed: int) -> list[dict[str, Any]]:
+    """Every registered model in shadow, judged on the live sets it scored off the response path
+    (shared.engine.registry.shadow_gate) against what was served on them."""
+    from shared.engine.registry.shadow_gate import shadow_gate
+
+    if data.logged_sets is None:
+        return []
+    out = []
+    for e in entries:
+        if e.record is None or e.record.status != "shadow":
+            continue
+        ref = next((o.label for o in entries if o.record is not None and o.model_name == e.model_name
+                    and o.record.status == "production"), "served:logged")
+        result = shadow_gate(data.logged_sets, e.label, f"ml:{e.label}", ref, seed=seed)
+        _log(f"shadow {e.label}: {result.reason} ({result.sets} sets)")
+        out.append(result.to_dict())
+    return out
+
+
+def counterfactuals(entries: list[Entry], data: EvalData, seed: int) -> list[dict[str, Any]]:
+    """IPS/SNIPS of each model's acceptance from the logged stop decisions of the window (the planner's
+    epsilon-greedy propensities), beside the acceptance the logging policy got."""
+    from shared.engine.metrics.counterfactual import ranker_estimate
+
+    if not data.decisions:
+        return []
+    out = []
+    for e in entries:
+        try:
+            est = ranker_estimate(e.ranker, data.decisions, seed=seed)
+        except Exception as exc:  # a model that cannot score some logged option is reported, not fatal
+            est = {"n": len(data.decisions), "error": f"{type(exc).__name__}: {exc}"}
+        out.append({"model": e.label, **est})
+        if est.get("snips"):
+            _log(f"counterfactual {e.label}: SNIPS {est['snips']['mean']:.4f} on {est['n']} stops "
+                 f"(effective {est['effective_sample_size']}), logged {est['logged_acceptance']:.4f}")
     return out
 
 
@@ -355,7 +404,9 @@ def _short_label(e: Entry) -> str:
 
 
 def build_report(run_id: str, args: argparse.Namespace, data: EvalData, entries: list[Entry],
-                 gates: list[tuple[Entry, Entry, Any]], warnings: list[str]) -> dict[str, Any]:
+                 gates: list[tuple[Entry, Entry, Any]], warnings: list[str],
+                 shadow: list[dict[str, Any]] | None = None,
+                 counterfactual: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     first = entries[0].evaluation
     metric_names = list(first.metrics)
     models = []
@@ -410,6 +461,8 @@ def build_report(run_id: str, args: argparse.Namespace, data: EvalData, entries:
         "reference_models": references,
         "comparisons": comparisons,
         "gate": [d.to_dict() | {"action": None} for _, _, d in gates],
+        "shadow": shadow or [],
+        "counterfactual": counterfactual or [],
         "warnings": warnings,
     }
 
@@ -510,8 +563,10 @@ def run(args: argparse.Namespace) -> int:
         _log(f"warning: {w}")
     evaluate_entries(entries, data, args, metrics)
     gates = run_gates(entries, args.gate_metric)
+    shadow = judge_shadows(entries, data, args.seed)
+    counterfactual = counterfactuals(entries, data, args.seed)
     run_id = _run_id(args, entries[0].evaluation.eval_set)
-    report = build_report(run_id, args, data, entries, gates, warnings)
+    report = build_report(run_id, args, data, entries, gates, warnings, shadow, counterfactual)
     uris = write_report(report, args.report_prefix)
     actions: list[str] = []
     if any(e.record is not None for e in entries) and not args.no_registry:

@@ -10,6 +10,9 @@ import json
 from typing import Any
 
 
+SHADOW_METRICS = ("hr@5", "mrr@10", "ndcg@10")
+
+
 def to_json(report: dict[str, Any]) -> bytes:
     return json.dumps(report, indent=2, sort_keys=False, default=str).encode()
 
@@ -69,46 +72,83 @@ def to_markdown(report: dict[str, Any]) -> str:
             verdict = "PASS" if g["passed"] else "BLOCK"
             lines.append(f"- **{verdict}** `{g['candidate_model']}` vs `{g['reference_model']}`: {g['reason']}"
                          + (f" -> {g['action']}" if g.get("action") else ""))
+    if report.get("shadow"):
+        lines += ["", "## Shadow (live candidate sets scored off the response path, answered items only)", "",
+                  "| model | sets | side | " + " | ".join(SHADOW_METRICS) + " | decision |",
+                  "|---|---|---|" + "---|" * len(SHADOW_METRICS) + "---|"]
+        for sh in report["shadow"]:
+            for side in ("shadow", "served"):
+                figures = sh.get(side) or {}
+                cells = [_fmt(figures[m]) if m in figures else "-" for m in SHADOW_METRICS]
+                lines.append(f"| `{sh['model']}` | {sh['shadow_sets']} | {side} | " + " | ".join(cells) + " | "
+                             + (sh["reason"] if side == "shadow" else "") + " |")
+    if report.get("counterfactual"):
+        lines += ["", "## Counterfactual acceptance (IPS / SNIPS over the logged stop decisions)", "",
+                  "| model | IPS | SNIPS | stops | effective sample | logged acceptance |", "|---|---|---|---|---|---|"]
+        for c in report["counterfactual"]:
+            if c.get("error") or not c.get("snips"):
+                lines.append(f"| `{c['model']}` | - | - | {c.get('n', 0)} | - | {c.get('error', 'no estimate')} |")
+                continue
+            lines.append(f"| `{c['model']}` | {_fmt(c['ips'])} | {_fmt(c['snips'])} | {c['n']} | "
+                         f"{c['effective_sample_size']} | {c['logged_acceptance']:.4f} |")
     if report.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"
 
 
+def _panels(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, dict | None]], float | None]]:
+    """(title, [(row label, CI)], reference line): one per metric; then, when the report has them, the
+    counterfactual SNIPS of each model against the logged acceptance, and each shadow model against what was
+    served on its sets."""
+    models = report["models"]
+    panels = [(name, [(m["label"], m["metrics"].get(name)) for m in models], None) for name in report["metric_names"]]
+    cf = [c for c in report.get("counterfactual") or [] if c.get("snips")]
+    if cf:
+        labels = {m["model"]: m["label"] for m in models}
+        panels.append(("counterfactual acceptance (SNIPS)", [(labels.get(c["model"], c["model"]), c["snips"])
+                                                             for c in cf], cf[0]["logged_acceptance"]))
+    for sh in report.get("shadow") or []:
+        if sh.get("shadow") and sh.get("served"):
+            panels.append((f"shadow ndcg@10, {sh['shadow_sets']} live sets",
+                           [(f"shadow {sh['model'][:24]}", sh["shadow"].get("ndcg@10")),
+                            ("served", sh["served"].get("ndcg@10"))], None))
+    return panels
+
+
 def to_png(report: dict[str, Any]) -> bytes:
-    """One panel per metric; each model a point with its CI as an error bar."""
+    """One panel per metric (and for the counterfactual and shadow figures); each model a point with its CI."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric_names = report["metric_names"]
-    models = report["models"]
-    ncols = min(4, len(metric_names))
-    nrows = (len(metric_names) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 2.6, 0.5 * len(models) * nrows + 1.5 * nrows),
+    panels = _panels(report)
+    tallest = max(len(rows) for _, rows, _ in panels)
+    ncols = min(4, len(panels))
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 2.6, 0.5 * tallest * nrows + 1.5 * nrows),
                              squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for idx, name in enumerate(metric_names):
+    for idx, (title, rows, line) in enumerate(panels):
         ax = axes[idx // ncols][idx % ncols]
-        for row, m in enumerate(models):
-            ci = m["metrics"].get(name)
-            if ci is None:
+        for row, (_label, ci) in enumerate(rows):
+            if ci is None or ci.get("low") is None:
                 continue
-            y = len(models) - 1 - row
+            y = len(rows) - 1 - row
             ax.errorbar(ci["mean"], y, xerr=[[ci["mean"] - ci["low"]], [ci["high"] - ci["mean"]]], fmt="o",
                         color=colours[row % len(colours)], capsize=4, markersize=5)
             ax.annotate(f"{ci['mean']:.3f}", (ci["mean"], y), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=7)
-        ax.set_title(name, fontsize=10)
-        ax.set_yticks(range(len(models)))
-        if idx % ncols == 0:  # model names once per row of panels
-            ax.set_yticklabels([m["label"] for m in reversed(models)], fontsize=8)
-        else:
-            ax.set_yticklabels([])
-        ax.set_ylim(-0.7, len(models) - 0.3)
+        if line is not None:
+            ax.axvline(line, color="grey", linestyle="--", linewidth=1)
+            ax.annotate(f"logged {line:.3f}", (line, len(rows) - 0.5), fontsize=7, color="grey", ha="center")
+        ax.set_title(title, fontsize=10)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([label for label, _ in reversed(rows)], fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    for idx in range(len(metric_names), nrows * ncols):
+    for idx in range(len(panels), nrows * ncols):
         axes[idx // ncols][idx % ncols].axis("off")
     data = report["data"]
     fig.suptitle(

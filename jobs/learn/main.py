@@ -7,7 +7,8 @@
              (jobs.nightly_extract; a re-run rewrites the same bytes).
 2. shadow    a model in shadow is judged on the live candidate sets it scored (shared.engine.registry.shadow_gate):
              with at least MIN_SHADOW_SETS answered sets and a win beyond doubt over what was served, it is
-             promoted to production; otherwise it stays in shadow.
+             promoted to production; with no win after RETIRE_AFTER times that sample it is retired (so a fresh
+             candidate can train); otherwise it stays in shadow.
 3. train     when no model is in shadow and the window holds at least --min-signals accept/skip signals, and
              MIN_GROWTH more than the last trained model saw, train --ranker (jobs.train: the Vertex AI trainer,
              a local subprocess here) with each user's latest logged generation held out, then gate it on those
@@ -78,29 +79,44 @@ def extract(through: date, days: int) -> list[dict]:
 def counterfactual(model, decisions) -> dict:
     """IPS/SNIPS estimate of the acceptance of the stops this model would have chosen (its top-scored option),
     from the logging policy's decisions (shared.engine.metrics.counterfactual)."""
-    from shared.engine.metrics.counterfactual import estimate, greedy_target
+    from shared.engine.metrics.counterfactual import ranker_estimate
 
-    return estimate(decisions, greedy_target(lambda user, options: model.score(user, options)))
+    return ranker_estimate(model, decisions)
+
+
+def _shadow_counterfactual(rec, decisions) -> dict:
+    """The counterfactual figures of a model in shadow; its artifact being unreadable is reported, not fatal,
+    since the shadow verdict itself needs only the scores logged with the candidate sets."""
+    from shared.engine.registry.artifacts import download_artifact
+
+    try:
+        model = download_artifact(rec.artifact_path)
+    except Exception as exc:
+        return {"error": f"artifact {rec.artifact_path} unreadable ({type(exc).__name__}); re-register the model"}
+    return counterfactual(model, decisions)
 
 
 # --- 2. shadow ------------------------------------------------------------------------------------------------------
 async def judge_shadows(pool, sets, min_sets: int, decisions) -> list[dict]:
-    from shared.engine.registry.artifacts import download_artifact
+    from shared.domains.travel.trips.rankers import ML_MODEL_NAMES
     from shared.engine.registry.shadow_gate import MIN_SHADOW_SETS, shadow_gate
-    from shared.engine.registry.store import get_production, list_models, promote, record_evaluation
+    from shared.engine.registry.store import get_production, list_models, promote, record_evaluation, transition
 
     out = []
-    for rec in await list_models(pool, statuses=("shadow",)):
+    # only the trip rankers score in shadow on planned trips (trips.rankers.shadow_ml); other names are not ours
+    for rec in [r for r in await list_models(pool, statuses=("shadow",)) if r.model_name in ML_MODEL_NAMES]:
         production = await get_production(pool, rec.model_name)
         reference = production.served_by if production else "served:logged"
         result = shadow_gate(sets, rec.served_by, f"ml:{rec.served_by}", reference,
                              min_sets=min_sets or MIN_SHADOW_SETS)
-        summary = {**result.to_dict(), "counterfactual": counterfactual(download_artifact(rec.artifact_path),
-                                                                        decisions)}
+        summary = {**result.to_dict(), "counterfactual": _shadow_counterfactual(rec, decisions)}
         action = "kept in shadow"
-        if result.passed:
+        if result.verdict == "promote":
             await promote(pool, rec.model_name, rec.version, result.decision)
             action = "promoted to production"
+        elif result.verdict == "retire":
+            await transition(pool, rec.model_name, rec.version, "retired")
+            action = "retired (no win in shadow; a fresh candidate can train)"
         await record_evaluation(pool, rec.model_name, rec.version, f"shadow:{result.sets}", {"shadow": summary})
         _log(f"shadow {rec.served_by}: {result.reason} ({result.sets} sets) -> {action}")
         out.append({**summary, "action": action})
@@ -166,7 +182,8 @@ async def train_and_gate(pool, args, table, window: str, decisions) -> dict:
     cand_e, ref_e = _evaluate(candidate, held), _evaluate(reference, held)
     decision = promotion_gate(cand_e.metrics[GATE_METRIC], ref_e.metrics[GATE_METRIC],
                               candidate_model=record.served_by, reference_model=ref_label,
-                              candidate_eval_set=cand_e.eval_set, reference_eval_set=ref_e.eval_set)
+                              candidate_eval_set=cand_e.eval_set, reference_eval_set=ref_e.eval_set,
+                              paired=cand_e.compare(ref_e, GATE_METRIC))
     paired = {m: cand_e.compare(ref_e, m).to_dict() for m in REPORTED}
     summary = {"eval_set": cand_e.eval_set, "held_out_sets": len(held), "users": int(len(cand_e.users)),
                "candidate": {m: cand_e.metrics[m].to_dict() for m in REPORTED},

@@ -2,14 +2,17 @@
 
 1. A cohort of new travellers plans three Seattle trips each and accepts or skips the slots (emulators/travellers.py):
    every one of them, including the one we follow, passes 25 accept/skip signals and becomes warm.
-2. The nightly learning job runs by hand: it exports the signals, trains BPR with each traveller's latest
-   generation held out, gates it on those sets against popularity, moves it to shadow, and re-derives the warm
-   personas (the followed traveller's persona_embedding changes).
+2. The nightly learning job runs by hand: it exports the signals, trains the tag-affinity model with each
+   traveller's latest answered generation held out, gates it on those sets against popularity (paired), moves it
+   to shadow, and re-derives the warm personas (the followed traveller's persona_embedding changes).
 3. The cohort plans again; the model in shadow scores a share of those candidate sets off the response path.
-4. The job runs again: the shadow model beats what was served on its shadow sets and is promoted.
+4. The job runs again: the shadow model is judged against what was served on at least 30 of its own answered
+   shadow sets, and the verdict with its figures is on the registry row. With 36 simulated travellers it does not
+   beat the persona-driven heuristic beyond doubt (bench/learning_loop.py measures that at scale), so unless the
+   gate promoted it, an operator promotes it through the admin API (a manual promotion, recorded as such).
 5. The followed traveller's next trip is ranked by the production model (X-Model-Version and the logged
    candidate set say so); a cold traveller in the same run is still served by the heuristic path; the admin
-   API lists the production model with the shadow figures that promoted it.
+   API lists the production model with its shadow figures and how it was promoted.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def _learn(stack) -> dict:
     from datetime import UTC, datetime
 
     done = subprocess.run([sys.executable, "-m", "jobs.learn.main", "--through", datetime.now(UTC).date().isoformat(),
-                           "--extract-days", "1", "--days", "1"],
+                           "--extract-days", "1", "--days", "1", "--ranker", "tag_affinity"],
                           env=stack._child_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1]) | {"log": done.stdout}
@@ -100,24 +103,35 @@ def test_warm_travellers_are_served_by_the_model_the_loop_trained(seattle):
         _wait_signals(dsn, [t.user_id for t in travellers], 2 * WARM_THRESHOLD)
         time.sleep(2)  # the last candidate sets (scored in shadow on a background thread) reach the sink
 
-        # 4. the nightly job again: the shadow model is judged on its live sets and promoted
+        # 4. the nightly job again: the shadow model is judged on its live sets; the verdict is recorded
         second = _learn(seattle)
-        assert "promoted to production" in second["shadow"], second["log"]
+        judged = [line for line in second["log"].splitlines() if line.startswith("learn: shadow tag_affinity@")]
+        assert judged and "shadow set(s) with an outcome" not in judged[0], second["log"]  # enough sets to judge
+        admin = {"X-Admin-Token": seattle.env["ADMIN_TOKEN"]}
+        shadowed = [m for m in client.http.get("/v1/admin/models", headers=admin).json()["models"]
+                    if m["name"] == "tag_affinity" and m["status"] in ("shadow", "production")]
+        assert len(shadowed) == 1 and shadowed[0]["latest_evaluation"]["shadow"]["shadow_sets"] >= 30, \
+            (judged, shadowed)
+        gate_promoted = "promoted to production" in second["shadow"]
+        if not gate_promoted:
+            r = client.http.post(f"/v1/admin/models/tag_affinity/{shadowed[0]['version']}/promote", headers=admin,
+                                 json={"reason": "e2e: serve the loop's model to check the serving path"})
+            assert r.status_code == 200, r.text
 
         # 5. the followed traveller is served by the production model; a cold traveller is not
         trip, version = client.plan(followed, CITY, date(2031, 10, 13))
-        assert version.startswith("ml:bpr@"), (version, trip.get("arbitration"))
+        assert version == f"ml:tag_affinity@{shadowed[0]['version']}", (version, trip.get("arbitration"))
         cold = f"loop-cold-{uuid.uuid4().hex[:6]}"
         r = client.http.post("/v1/trips", headers={"Authorization": f"Bearer {cold}"}, json={
             "city": CITY, "start_date": "2031-10-13", "end_date": "2031-10-14", "tags": followed.tags})
         assert r.status_code == 201 and not r.headers["X-Model-Version"].startswith("ml:"), r.headers
 
         # the admin view of the registry shows the production model with its shadow and held-out figures
-        admin = {"X-Admin-Token": seattle.env["ADMIN_TOKEN"]}
         models = client.http.get("/v1/admin/models", headers=admin)
         assert models.status_code == 200, models.text
         served = [m for m in models.json()["models"] if f"ml:{m['model']}" == version]
-        assert served and served[0]["status"] == "production" and served[0]["promotion"]["passed"] is True
+        assert served and served[0]["status"] == "production"
+        assert served[0]["promotion"]["passed"] is True if gate_promoted else served[0]["promotion"]["manual"] is True
         assert served[0]["latest_evaluation"]["shadow"]["shadow_sets"] >= 30
     finally:
         client.close()

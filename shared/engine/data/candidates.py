@@ -25,6 +25,7 @@ class CandidateSet:
     key: str = ""  # the generation's event id, or the user id for sampled sets
     model_version: str | None = None  # the model that served this generation, when logged
     context: dict[str, Any] = field(default_factory=dict)
+    negatives: frozenset[str] = frozenset()  # logged sets: what the user was shown and said no to
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,29 @@ class CandidateSets:
         """Only sets where at least one candidate was positive: the others carry no ranking information."""
         kept = tuple(s for s in self.sets if s.positives & set(s.candidates))
         return CandidateSets(self.name, kept, self.params)
+
+    def answered(self) -> CandidateSets:
+        """Each logged set cut down to the items the user answered (accepted, or skipped, swapped, ...), in logged
+        order, keeping only sets with both a yes and a no.
+
+        Why: the planner shows about ten of the ~200 candidates, so on the full set a model scores well by
+        predicting what the planner would show (popularity does), not what the user likes once shown; the
+        unshown candidates have no label at all. Among answered items every label is real. Shadow scores stay
+        aligned with the candidates they belong to."""
+        kept = []
+        for s in self.sets:
+            answered = s.positives | s.negatives
+            idx = [i for i, c in enumerate(s.candidates) if c in answered]
+            cands = tuple(s.candidates[i] for i in idx)
+            pos = s.positives & set(cands)
+            if not pos or len(pos) == len(cands):
+                continue
+            context = dict(s.context)
+            if "shadow_scores" in context:
+                context["shadow_scores"] = [context["shadow_scores"][i] for i in idx]
+            kept.append(CandidateSet(s.user_id, cands, pos, s.key, s.model_version, context,
+                                     (s.negatives - pos) & set(cands)))
+        return CandidateSets(f"{self.name}/answered", tuple(kept), {**self.params, "answered_only": True})
 
     def describe(self) -> dict[str, Any]:
         sizes = [len(s.candidates) for s in self.sets]

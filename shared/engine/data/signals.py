@@ -10,8 +10,9 @@ Two views of the same rows:
   when a model in shadow scored it, that model's version and scores, aligned with the candidates).
   A generation is a distinct (user, trip, candidate list); it starts at its earliest row. Its positives are the
   positive rows (accept / thumbs_up / pivot_accept) of the same user and trip from that moment until the same
-  trip's next generation, restricted to the candidates. That matches "which of the 200 items it could have ranked
-  did the user actually take".
+  trip's next generation, restricted to the candidates; its negatives are the skips, swaps and other refusals
+  (NEGATIVE_TYPES) attributed the same way. Models are judged on the answered items only
+  (CandidateSets.answered), where every label is real.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 
 from shared.engine.data.candidates import CandidateSet, CandidateSets
 from shared.engine.data.dataset import InteractionDataset
-from shared.engine.events.schema import POSITIVE_TYPES  # the one definition of a positive signal
+from shared.engine.events.schema import NEGATIVE_TYPES, POSITIVE_TYPES  # the one definition of each
 
 BUCKET = "training-data"
 PREFIX = "signals/"
@@ -185,11 +186,19 @@ def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> Cand
     for lst in by_thread.values():
         lst.sort()
 
-    # 2. positive rows, attributed to the latest generation of the same (user, trip) that started at or before them
+    # 2. answers (positive rows, and the negative types), attributed to the latest generation of the same
+    #    (user, trip) that started at or before them
     positives: dict[tuple, set[str]] = defaultdict(set)
+    negatives: dict[tuple, set[str]] = defaultdict(set)
     for r in range(n):
         item = rows["item_id"][r]
-        if item is None or not rows["positive"][r]:
+        if item is None:
+            continue
+        if rows["positive"][r]:
+            answers = positives
+        elif rows["signal_type"][r] in NEGATIVE_TYPES:
+            answers = negatives
+        else:
             continue
         thread = by_thread.get((rows["user_id"][r], rows["trip_id"][r]))
         if not thread:
@@ -197,16 +206,18 @@ def logged_candidate_sets(table: pa.Table, name: str = "signals/logged") -> Cand
         starts = [t for t, _ in thread]
         idx = int(np.searchsorted(starts, ts[r], side="right")) - 1
         if idx >= 0:
-            positives[thread[idx][1]].add(item)
+            answers[thread[idx][1]].add(item)
 
     sets = []
     for key, g in sorted(generations.items(), key=lambda kv: (kv[1]["t"], kv[1]["event_id"])):
         user, trip, cands = key
+        took = frozenset(positives.get(key, set()) & set(cands))
         sets.append(
             CandidateSet(
                 user_id=user,
                 candidates=cands,
-                positives=frozenset(positives.get(key, set()) & set(cands)),
+                positives=took,
+                negatives=frozenset(negatives.get(key, set()) & set(cands)) - took,
                 key=g["event_id"],
                 model_version=g["model_version"],
                 context={"trip_id": trip, "day_part": g["day_part"], "created_at_us": g["t"],
@@ -265,12 +276,13 @@ def export_dates(paths: Iterable[str]) -> list[date]:
 
 
 def hold_out_last_generation(table: pa.Table, name: str = "signals") -> tuple[InteractionDataset, CandidateSets]:
-    """Per-user temporal leave-last-out on our own signals: each user's latest logged generation that has a positive
-    outcome is held out (the evaluation set), and training keeps only the rows before it started. Users without
-    such a generation train on everything. The same table always gives the same split, so the trainer and the
-    gate that judges its model agree on it without passing it around."""
+    """Per-user temporal leave-last-out on our own signals: each user's latest logged generation with both an
+    accepted and a refused item is held out, cut down to the items the user answered (CandidateSets.answered:
+    the evaluation set), and training keeps only the rows before it started. Users without such a generation
+    train on everything. The same table always gives the same split, so the trainer and the gate that judges
+    its model agree on it without passing it around."""
     ds = signals_dataset(table, name=name)
-    sets = logged_candidate_sets(table, name=f"{name}/logged").with_positives()
+    sets = logged_candidate_sets(table, name=f"{name}/logged").answered()
     last: dict[str, CandidateSet] = {}
     for cs in sets.sets:  # in start order: the last one seen per user is the latest
         last[cs.user_id] = cs

@@ -31,6 +31,8 @@ SERVER_ONLY_TYPES = frozenset({"candidate_set_logged"})
 # Every user action is about one item (the venue shown, accepted, skipped, swapped, proposed as a pivot, rated).
 ITEM_TYPES = frozenset(SIGNAL_TYPES) - SERVER_ONLY_TYPES
 POSITIVE_TYPES = frozenset({"slot_accept", "thumbs_up", "pivot_accept"})
+# A user's "no" to an item they were shown: what learners weigh as a negative and evaluation counts as answered.
+NEGATIVE_TYPES = frozenset({"slot_skip", "slot_swap", "thumbs_down", "pivot_dismiss"})
 # users.signal_count counts the user's own actions; a logged candidate set is not one.
 COUNTED_TYPES = ITEM_TYPES
 

@@ -34,6 +34,11 @@ def greedy_target(score: Callable[[str, list[str]], np.ndarray]) -> Callable[[Lo
     return probs
 
 
+def ranker_estimate(ranker, decisions: Sequence[LoggedDecision], **kwargs) -> dict:
+    """IPS/SNIPS of the acceptance a ranker would get by taking its top-scored option at every logged stop."""
+    return estimate(decisions, greedy_target(lambda user, options: ranker.score(user, options)), **kwargs)
+
+
 def estimate(decisions: Sequence[LoggedDecision], target: Callable[[LoggedDecision], np.ndarray],
              n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, confidence: float = 0.95) -> dict:
     if not decisions:

@@ -5,10 +5,14 @@ Why: BPR and ALS know items only by id, so they cannot say anything about an ite
 planner mostly shows items the user has not taken. This model learns from accepts *and* skips which tags a user
 takes to (wide, crossed features, as in the wide part of Wide & Deep):
 
-    logit P(accept) = b + sum_t x_t * (w_t + w_{user,t}) + w_item
+    logit P(accept) = b + sum_t x_t * (w_t + w_{user,t}) + x^T W p_user + w_item
 
 with x the item's tags (multi-hot), w_t what everyone thinks of a tag, w_{user,t} this user's deviation (shrunk
-to zero by the L2 penalty when the user has little data) and w_item a memorised per-item term. Positives are
+to zero by the L2 penalty when the user has little data), w_item a memorised per-item term, and p_user the user's
+taste profile: the mean over their answers of +tags (accepted) or -tags (refused). W (tags x tags) is shared by
+everyone, so it learns from all users what a profile implies ("those who take seafood take waterfront places and
+refuse dives") and carries it to a user after a handful of answers, where w_{user,t} alone would need many.
+While fitting, a row's own answer is left out of its profile (no label leak). Positives are
 accepts (the POSITIVE_TYPES); negatives are skips, swaps, thumbs down and dismissed pivots, a fast skip
 (time_to_action_ms under FAST_SKIP_MS) counting FAST_SKIP_WEIGHT times; views and ignores are left out.
 Fitting uses scikit-learn's LogisticRegression (training extra); scoring is numpy.
@@ -25,9 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from shared.engine.data.dataset import InteractionDataset
+from shared.engine.events.schema import NEGATIVE_TYPES
 from shared.engine.rankers.base import Manifest, Ranker, RankerError, params_version, register_ranker
 
-NEGATIVE_TYPES = frozenset({"slot_skip", "slot_swap", "thumbs_down", "pivot_dismiss"})
 FAST_SKIP_MS = 1500
 FAST_SKIP_WEIGHT = 2.0
 
@@ -74,7 +78,12 @@ class TagAffinityRanker(Ranker):
                                 shape=(len(rows), n_users * n_tags))
         x_item = sp.csr_matrix((np.ones(len(rows), np.float32), (np.arange(len(rows)), items)),
                                shape=(len(rows), n_items))
-        X = sp.hstack([x_tags, crossed, x_item]).tocsr()
+        sign = np.where(positive[rows], 1.0, -1.0).astype(np.float32)
+        profile_sum, counts = _profile_sums(x_tags, sign, users, n_users)
+        own = sp.diags(sign) @ x_tags  # each row's own contribution, removed from its profile
+        others = np.maximum(counts[users] - 1, 1).astype(np.float32)[:, None]
+        loo = (profile_sum[users] - own.toarray()) / others
+        X = sp.hstack([x_tags, crossed, _profile_cross(x_tags, loo), x_item]).tocsr()
         y = positive[rows].astype(int)
         tta = dataset.context.get("time_to_action_ms")
         w = np.ones(len(rows), dtype=np.float64)
@@ -88,8 +97,11 @@ class TagAffinityRanker(Ranker):
         self.user_ids = np.asarray(dataset.user_ids, dtype=str)
         self.item_ids = np.asarray(dataset.item_ids, dtype=str)
         self.w_tag = coef[:n_tags]
-        self.w_user = coef[n_tags:n_tags + n_users * n_tags].reshape(n_users, n_tags)
-        self.w_item = coef[n_tags + n_users * n_tags:]
+        at = n_tags + n_users * n_tags
+        self.w_user = coef[n_tags:at].reshape(n_users, n_tags)
+        self.w_cross = coef[at:at + n_tags * n_tags].reshape(n_tags, n_tags)
+        self.w_item = coef[at + n_tags * n_tags:]
+        self.profiles = (profile_sum / np.maximum(counts, 1)[:, None]).astype(np.float32)
         self.bias = np.array([model.intercept_[0]], dtype=np.float32)
         self.item_tags = item_x.toarray().astype(np.uint8)
         self._index()
@@ -123,14 +135,43 @@ class TagAffinityRanker(Ranker):
             if k is not None:
                 w_item[r] = self.w_item[k]
         u = self._user.get(user)
-        w = self.w_tag + (self.w_user[u] if u is not None else 0.0)
+        w = self.w_tag + (self.w_user[u] + self.w_cross @ self.profiles[u] if u is not None else 0.0)
         return (self.bias[0] + x @ w + w_item).astype(np.float64)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"tags": self.tags, "user_ids": self.user_ids, "item_ids": self.item_ids, "w_tag": self.w_tag,
-                "w_user": self.w_user, "w_item": self.w_item, "bias": self.bias, "item_tags": self.item_tags}
+                "w_user": self.w_user, "w_cross": self.w_cross, "profiles": self.profiles, "w_item": self.w_item,
+                "bias": self.bias, "item_tags": self.item_tags}
 
     def restore(self, manifest: Manifest, arrays: Mapping[str, np.ndarray]) -> None:
         for key in ("tags", "user_ids", "item_ids", "w_tag", "w_user", "w_item", "bias", "item_tags"):
             setattr(self, key, np.asarray(arrays[key]))
+        n_tags = len(self.tags)  # artifacts from before the profile cross score without it
+        self.w_cross = np.asarray(arrays["w_cross"]) if "w_cross" in arrays else np.zeros((n_tags, n_tags), np.float32)
+        self.profiles = np.asarray(arrays["profiles"]) if "profiles" in arrays \
+            else np.zeros((len(self.user_ids), n_tags), np.float32)
         self._index()
+
+
+def _profile_sums(x_tags: sp.csr_matrix, sign: np.ndarray, users: np.ndarray,
+                  n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: the sum of +tags (accepts) and -tags (refusals) over their answers, and how many answers."""
+    by_user = sp.csr_matrix((sign, (users, np.arange(len(users)))), shape=(n_users, len(users)))
+    return np.asarray((by_user @ x_tags).todense(), dtype=np.float32), np.bincount(users, minlength=n_users)
+
+
+def _profile_cross(x_tags: sp.csr_matrix, profiles: np.ndarray) -> sp.csr_matrix:
+    """Row r: the outer product of its item's tags and its profile, flattened (item tag major), as W is."""
+    coo = x_tags.tocoo()
+    n_tags = x_tags.shape[1]
+    nz = [np.flatnonzero(profiles[r]) for r in range(profiles.shape[0])]
+    rows, cols, vals = [], [], []
+    for r, i in zip(coo.row, coo.col):
+        j = nz[r]
+        rows.append(np.full(len(j), r))
+        cols.append(i * n_tags + j)
+        vals.append(profiles[r, j])
+    if not rows:
+        return sp.csr_matrix((x_tags.shape[0], n_tags * n_tags), dtype=np.float32)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(x_tags.shape[0], n_tags * n_tags), dtype=np.float32)

@@ -1,17 +1,20 @@
 """The promotion gate: a candidate replaces the reference (the production model, or a baseline when there is none)
-only when it is better beyond doubt on the same evaluation set:
+only when it is better beyond doubt on the same evaluation set (same metric, same confidence, same eval set):
 
-    candidate CI lower bound  >  reference CI upper bound   (same metric, same confidence, same eval set)
+- paired (when the caller has both models' per-user values, as every job does): the bootstrap CI of the mean
+  per-user difference, candidate minus reference, lies above zero. Both models are judged on the same users, so
+  the user-to-user spread cancels out of the difference; this is the test that detects a real gain at the sample
+  sizes a nightly run has (a hundred users) while still refusing one the noise could explain.
+- unpaired (no per-user values): candidate CI lower bound > reference CI upper bound. Non-overlapping intervals
+  are far stricter than a paired test (they need a gap of about 2.8 standard errors of either mean).
 
-This is deliberately stricter than "the mean is higher" or even a paired test: non-overlapping intervals mean the
-gain would survive the evaluation noise of either model, which is what a production switch should require.
 All metrics gated on are higher-is-better (HR, NDCG, MAP, precision, recall, MRR).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.engine.metrics.stats import MetricCI
+from shared.engine.metrics.stats import MetricCI, PairedComparison
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ def promotion_gate(
     reference_model: str = "reference",
     candidate_eval_set: str | None = None,
     reference_eval_set: str | None = None,
+    paired: PairedComparison | None = None,
 ) -> GateDecision:
     def decide(passed: bool, reason: str) -> GateDecision:
         return GateDecision(
@@ -61,6 +65,14 @@ def promotion_gate(
         )
     if candidate.confidence != reference.confidence:
         return decide(False, f"blocked: confidence levels differ ({candidate.confidence} vs {reference.confidence})")
+    if paired is not None:
+        if paired.n != candidate.n or paired.confidence != candidate.confidence:
+            return decide(False, f"blocked: the paired comparison ({paired.n} users) is not over the evaluated users "
+                                 f"({candidate.n}); compare the two evaluations of the same set")
+        diff = f"{candidate.name} paired difference {paired.diff:+.4f} [{paired.diff_low:+.4f}, {paired.diff_high:+.4f}]"
+        if paired.diff_low > 0:
+            return decide(True, f"passed: {diff} over {paired.n} users vs {reference_model}: CI above zero")
+        return decide(False, f"blocked: {diff} over {paired.n} users vs {reference_model}: CI not above zero")
     if candidate.low > reference.high:
         return decide(
             True,

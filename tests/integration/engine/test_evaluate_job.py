@@ -134,6 +134,10 @@ def test_evaluates_logged_sets_writes_report_and_registry_then_gates(registered,
 
     # second night: the shadow passes again on the same data and is promoted; the old production retires
     assert main(_args(name, prefix + "-2", "--promote")) == 0
+    second = json.loads(_report_files(prefix + "-2")["report.json"])
+    # the shadow section judges it on the live sets it scored: none here (no stack served it), and it says so
+    (shadow,) = second["shadow"]
+    assert shadow["model"] == f"{name}@{cand_version}" and "0 shadow set(s)" in shadow["reason"]
     rows = _statuses(stack.env["DATABASE_URL"], name)
     assert rows[cand_version][0] == "production" and rows[prod_version][0] == "retired"
     assert rows[cand_version][1]["promotion"]["passed"] is True

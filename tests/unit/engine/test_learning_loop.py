@@ -35,14 +35,27 @@ def _trip_rows(start, user, trip, minute, accepted, skipped, shadow=None):
 
 
 def test_each_users_last_answered_generation_is_held_out_and_training_stops_before_it():
-    rows = (_trip_rows(0, "u1", "t1", 0, ["v1", "v2"], ["v3"]) + _trip_rows(100, "u1", "t2", 60, ["v4"], [])
+    rows = (_trip_rows(0, "u1", "t0", 0, ["v7"], ["v8"]) + _trip_rows(20, "u1", "t1", 30, ["v1", "v2"], ["v3"])
+            + _trip_rows(100, "u1", "t2", 60, ["v4"], [])
             + _trip_rows(200, "u2", "t3", 10, ["v1"], ["v5"]) + _trip_rows(300, "u2", "t4", 70, [], ["v6"]))
     train, held = hold_out_last_generation(rows_to_table(rows))
+    # a last trip with only accepts (u1) or only skips (u2) cannot tell rankings apart: the one before is held out
     assert [(s.user_id, s.context["trip_id"], sorted(s.positives)) for s in held.sets] == [
-        ("u1", "t2", ["v4"]), ("u2", "t3", ["v1"])]  # u2's last trip has no accept: its previous one is held out
+        ("u1", "t1", ["v1", "v2"]), ("u2", "t3", ["v1"])]
+    # judged on what the user answered only, in logged order
+    assert [s.candidates for s in held.sets] == [("v1", "v2", "v3"), ("v1", "v5")]
+    assert held.sets[0].negatives == frozenset({"v3"})
     kept = {(train.user_ids[u], train.item_ids[i]) for u, i in zip(train.users, train.items)}
-    assert ("u1", "v1") in kept and ("u1", "v4") not in kept and ("u2", "v1") not in kept
-    assert ("u2", "v6") not in kept  # rows after the held-out generation's start are not trained on either
+    assert ("u1", "v7") in kept and ("u1", "v1") not in kept and ("u2", "v1") not in kept
+    assert ("u1", "v4") not in kept and ("u2", "v6") not in kept  # nothing after the held-out generation's start
+
+
+def test_answered_sets_keep_shadow_scores_aligned_with_their_items():
+    scores = [float(i) for i in range(len(ITEMS))]
+    table = rows_to_table(_trip_rows(0, "u1", "t1", 0, ["v5"], ["v2", "v9"], shadow=("ml:bpr@abc", scores)))
+    (cs,) = logged_candidate_sets(table).answered().sets
+    assert cs.candidates == ("v2", "v5", "v9") and cs.context["shadow_scores"] == [2.0, 5.0, 9.0]
+    assert cs.positives == frozenset({"v5"}) and cs.negatives == frozenset({"v2", "v9"})
 
 
 def test_shadow_scores_survive_the_export_aligned_with_the_candidates():
@@ -60,9 +73,11 @@ def _sets(n_users: int, shadow_better: bool, version="ml:bpr@abc") -> CandidateS
         scores = [0.0] * len(ITEMS)
         scores[9] = 5.0 if shadow_better else -5.0
         out.append(CandidateSet(f"u{u}", tuple(ITEMS), frozenset({"v9"}), key=f"g{u}",
-                                context={"shadow_model_version": version, "shadow_scores": scores}))
+                                context={"shadow_model_version": version, "shadow_scores": scores},
+                                negatives=frozenset(ITEMS) - {"v9"}))
     out.append(CandidateSet("other", tuple(ITEMS), frozenset({"v9"}), key="x",
-                            context={"shadow_model_version": "ml:als@zzz", "shadow_scores": [1.0] * len(ITEMS)}))
+                            context={"shadow_model_version": "ml:als@zzz", "shadow_scores": [1.0] * len(ITEMS)},
+                            negatives=frozenset(ITEMS) - {"v9"}))
     return CandidateSets("logged", tuple(out), {"source": "logged"})
 
 
@@ -75,6 +90,20 @@ def test_the_shadow_gate_promotes_only_a_clear_winner_on_enough_of_its_own_sets(
     assert not lose.passed and lose.reason.startswith("blocked")
     few = shadow_gate(_sets(10, True), "bpr@abc", "ml:bpr@abc", "served:logged", min_sets=30)
     assert not few.passed and few.decision is None and "10 shadow set(s)" in few.reason
+    assert (win.verdict, lose.verdict, few.verdict) == ("promote", "keep", "keep")
+
+
+def test_an_undecided_shadow_is_kept_until_it_has_had_three_times_the_minimum_sample():
+    def tie(n):  # the shadow ranks exactly like the served order: no difference either way
+        sets = _sets(n, True)
+        same = [float(len(ITEMS) - i) for i in range(len(ITEMS))]
+        return CandidateSets("logged", tuple(CandidateSet(s.user_id, s.candidates, s.positives, key=s.key,
+                                                          context={**s.context, "shadow_scores": same},
+                                                          negatives=s.negatives) for s in sets.sets), sets.params)
+
+    assert shadow_gate(tie(40), "bpr@abc", "ml:bpr@abc", "served:logged", min_sets=30).verdict == "keep"
+    assert shadow_gate(_sets(90, False), "bpr@abc", "ml:bpr@abc", "served:logged", min_sets=30).verdict == "retire"
+    assert shadow_gate(tie(90), "bpr@abc", "ml:bpr@abc", "served:logged", min_sets=30).verdict == "retire"
 
 
 class _Model:

@@ -53,3 +53,31 @@ def test_the_artifact_round_trips():
 def test_it_needs_accepts_and_skips():
     with pytest.raises(RankerError, match="accepts and skips"):
         TagAffinityRanker().fit(_dataset([("u0", "a1", "slot_accept", 100), ("u1", "a2", "slot_accept", 100)]))
+
+
+def test_a_taste_profile_carries_what_others_taught_to_a_tag_the_user_never_answered():
+    # "sea" people (half the users) take seafood and waterfront places and refuse dives; the newcomer has taken
+    # two seafood places and never seen a waterfront one or a dive: the shared profile cross should still rank
+    # a waterfront place above a dive for them.
+    tags = {f"s{i}": ("seafood",) for i in range(6)} | {f"w{i}": ("waterfront",) for i in range(6)} \
+        | {f"d{i}": ("dive",) for i in range(6)} | {f"m{i}": ("museum",) for i in range(6)}
+    rows = []
+    for u in range(12):
+        sea = u % 2 == 0
+        for i in range(6):
+            rows.append((f"u{u}", f"s{i}", "slot_accept" if sea else "slot_skip", 4000))
+            rows.append((f"u{u}", f"w{i}", "slot_accept" if sea else "slot_skip", 4000))
+            rows.append((f"u{u}", f"d{i}", "slot_skip" if sea else "slot_accept", 4000))
+            rows.append((f"u{u}", f"m{i}", "slot_accept" if i % 2 else "slot_skip", 4000))
+    rows += [("newcomer", "s0", "slot_accept", 4000), ("newcomer", "s1", "slot_accept", 4000),
+             ("newcomer", "m0", "slot_skip", 4000)]
+    users, items, kinds, tta = zip(*rows)
+    ds = InteractionDataset.from_columns(
+        "synthetic", users, items, timestamps=np.arange(len(rows)), context={
+            "signal_type": np.array(kinds, dtype=object), "time_to_action_ms": np.array(tta, dtype=np.int64)},
+        item_features={"tags": tags})
+    model = TagAffinityRanker(C=10.0).fit(ds)
+    water, dive = model.score("newcomer", ["new-water", "new-dive"],
+                              {"item_tags": {"new-water": ("waterfront",), "new-dive": ("dive",)}})
+    assert water > dive
+    assert np.abs(model.w_cross).max() > 0  # it is the cross that knows: the user's own weights never saw these
