@@ -64,7 +64,7 @@ SUBNET_RANGE = "10.8.0.0/20"          # Direct VPC egress takes one address per 
 # Targets of Pub/Sub push and Cloud Tasks only: internal ingress (Pub/Sub and Cloud Tasks of the same project
 # count as internal). Gateway backends must accept API Gateway's calls, which arrive from outside; they stay
 # unreachable without the gateway's (or an invoker's) identity because no service grants run.invoker widely.
-INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink")
+INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink")
 STAGES = {"no-traffic": 0, "10": 10, "100": 100}
 CANDIDATE_TAG = "candidate"
 _REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
