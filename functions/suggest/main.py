@@ -19,7 +19,7 @@ import functions_framework
 from shared.api.errors import ApiError
 from shared.api.http import DOMAIN_STATUS, Router, endpoint, json_body, json_response, parse
 from shared.api.metrics import structured_logger
-from shared.api.suggest_metrics import EVENTS, LATENCY, REQUESTS, exposition, record_suggestion
+from shared.api.suggest_metrics import LATENCY, REQUESTS, exposition, record_event, record_suggestion
 
 log = structured_logger("concierge.suggest")
 router = Router()
@@ -87,7 +87,7 @@ def events(request: flask.Request) -> flask.Response:
         except PublishFailed as exc:
             raise ApiError(503, "unavailable", exc.message, "events", headers={"Retry-After": "5"}) from None
         for e in {f"{e.type}:{e.impression_id}": e for e in body.events}.values():
-            EVENTS.labels(e.type, impressions.verify(e.impression_id) or "unknown").inc()
+            record_event(e.type, impressions.verify(e.impression_id) or "unknown", impressions.list_of(e.impression_id))
         return accepted, 202
 
     return _timed("/v1/events", request, answer)

@@ -11,13 +11,15 @@ Series:
 - suggest_lists{surface, arm, served} with served = model | fallback: coverage = model / all;
 - suggest_fallbacks{reason}: why a fallback served (bounded codes);
 - suggest_impressions{surface, arm} and suggest_events{type, arm}: CTR = click events / impressions, conversion
-  rate = conversions / impressions, per arm; acceptance (lists with a click) needs the list id and is computed in
-  the evaluation report from Postgres;
+  rate = conversions / impressions, per arm; suggest_accepted_lists{arm}: acceptance = lists with a click / lists
+  (the list id rides in the impression id; each instance remembers the last 100,000 accepted lists, so a list
+  clicked through two instances counts twice here; the evaluation report's acceptance, from Postgres, is exact);
 - suggest_catalogue_items and suggest_items_shown: the catalogue share shown by this instance.
 """
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -35,6 +37,8 @@ IMPRESSIONS = Counter("suggest_impressions", "Items served (one impression each)
 IMPRESSIONS_UNPUBLISHED = Counter("suggest_impressions_unpublished", "Impressions Pub/Sub did not take",
                                   registry=REGISTRY)
 EVENTS = Counter("suggest_events", "Events accepted by POST /v1/events", ["type", "arm"], registry=REGISTRY)
+ACCEPTED_LISTS = Counter("suggest_accepted_lists", "Suggestion lists with at least one click", ["arm"],
+                         registry=REGISTRY)
 CATALOGUE_ITEMS = Gauge("suggest_catalogue_items", "Items in the suggestion catalogue", registry=REGISTRY)
 ITEMS_SHOWN = Gauge("suggest_items_shown", "Distinct catalogue items this instance has shown", registry=REGISTRY)
 
@@ -59,6 +63,23 @@ def record_suggestion(answer: dict, catalogue_size: int) -> None:
     with _shown_lock:
         _shown.update(i["item_id"] for i in answer["items"])
         ITEMS_SHOWN.set(len(_shown))
+
+
+_accepted: OrderedDict[str, None] = OrderedDict()
+ACCEPTED_MEMORY = 100_000
+
+
+def record_event(event_type: str, arm: str, list_id: str) -> None:
+    EVENTS.labels(event_type, arm).inc()
+    if event_type != "click":
+        return
+    with _shown_lock:
+        if list_id in _accepted:
+            return
+        _accepted[list_id] = None
+        if len(_accepted) > ACCEPTED_MEMORY:
+            _accepted.popitem(last=False)
+    ACCEPTED_LISTS.labels(arm).inc()
 
 
 def exposition() -> tuple[bytes, str]:

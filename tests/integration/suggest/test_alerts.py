@@ -118,3 +118,48 @@ def test_quiet_then_latency_fault_then_error_burst(function_url, monkeypatch, ca
     assert main(["--url", f"{function_url}/metrics", "--window", "0"]) == 1
     out = capsys.readouterr().out
     assert "FIRING suggest-error-rate" in out and "FIRING suggest-latency-p99" in out
+
+
+def _loaded_model():
+    from shared.domains.catalogues.suggest import serve
+
+    model, reason = serve.MODELS._cache["suggest-logistic"][:2]
+    assert model is not None, reason
+    return model
+
+
+def test_a_slow_or_failing_model_falls_back_labelled(function_url, monkeypatch):
+    from shared.domains.catalogues.suggest import serve
+
+    user = _control_users(1)[0]
+    body = {"user_id": user, "surface": "home", "limit": 3,
+            "context": {"device": "desktop", "current_action": "view_item", "current_item": 5,
+                        "timestamp": datetime.now(UTC).isoformat(), "session_length": 10}}
+    with httpx.Client(timeout=30) as client:
+        ok = client.post(f"{function_url}/v1/suggest", json=body).json()
+        assert ok["served_by"].startswith("suggest-logistic@") and ok["fallback_reason"] is None
+        model = _loaded_model()
+        real = model.ranker.predict_proba
+
+        def slow(X):
+            time.sleep(serve.TIMEOUT_S * 4)
+            return real(X)
+
+        monkeypatch.setattr(model.ranker, "predict_proba", slow)
+        answer = client.post(f"{function_url}/v1/suggest", json=body).json()
+        assert answer["served_by"] == "rule" and answer["model_version"] == "rule-ctr-x-position"
+        assert answer["fallback_reason"] == f"{model.served_by} timed out after {serve.TIMEOUT_S * 1000:.0f} ms"
+        assert len(answer["items"]) == 3
+
+        def broken(X):
+            raise RuntimeError("injected: the model cannot score")
+
+        monkeypatch.setattr(model.ranker, "predict_proba", broken)
+        answer = client.post(f"{function_url}/v1/suggest", json=body).json()
+        assert answer["served_by"] == "rule"
+        assert answer["fallback_reason"] == f"{model.served_by} failed (RuntimeError)"
+        monkeypatch.setattr(model.ranker, "predict_proba", real)
+        assert client.post(f"{function_url}/v1/suggest", json=body).json()["served_by"] == model.served_by
+        metrics = client.get(f"{function_url}/metrics").text
+    assert 'suggest_fallbacks_total{reason="timeout"}' in metrics
+    assert 'suggest_fallbacks_total{reason="model_error"}' in metrics

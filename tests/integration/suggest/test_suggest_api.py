@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from shared.api.suggest_metrics import parse_exposition
 from tests.integration.signals.stack_helpers import wait_for
 
 MODEL = "suggest-logistic"
@@ -104,6 +105,8 @@ def test_impressions_clicks_and_conversions_are_stored_exactly_once(suggest):
     # the logged impressions reach Postgres through Pub/Sub and the sink
     wait_for(lambda: len(_rows(stack, ids)) == 3 or None, 60, "three impressions stored")
     clicked, converted = ids[0], ids[1]
+    accepted = ("suggest_accepted_lists_total", (("arm", "control"),))
+    before = parse_exposition(client.get("/v1/suggest/metrics").text).get(accepted, 0.0)
     click = {"type": "click", "impression_id": clicked}
     for _ in range(2):                                                   # a retry / double tap
         assert client.post("/v1/events", json=click).status_code == 202
@@ -130,6 +133,25 @@ def test_impressions_clicks_and_conversions_are_stored_exactly_once(suggest):
     assert by[("conversion", converted)]["value"] == 25.0
     metrics = client.get("/v1/suggest/metrics")
     assert metrics.status_code == 200 and 'suggest_events_total{arm="control",type="click"}' in metrics.text
+    # two items of one list clicked (one of them three times): one accepted list
+    assert parse_exposition(metrics.text)[accepted] - before == 1.0
+
+    # the evaluation report's A/B part reads the same rows
+    from shared.domains.catalogues.suggest.report import experiment_report
+
+    async def report():
+        import asyncpg
+
+        conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+        try:
+            return await experiment_report(conn, "suggest-ranker-v1")
+        finally:
+            await conn.close()
+
+    control = asyncio.run(report())["arms"]["control"]
+    assert control["ctr"]["successes"] >= 2 and control["ctr"]["trials"] >= 3
+    assert control["acceptance"]["successes"] >= 1 and control["conversion"]["successes"] >= 1
+    assert control["ctr"]["low"] <= control["ctr"]["rate"] <= control["ctr"]["high"]
 
 
 def test_a_click_whose_impression_was_never_stored_is_dead_lettered(suggest):

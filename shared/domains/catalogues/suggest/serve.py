@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -205,12 +204,12 @@ async def suggest(conn, req: SuggestRequest, publish=publish_impressions) -> dic
     else:
         scores = _rule_scores(catalogue, ctx, candidates, n_positions)
         served_by, version = "rule", "rule-ctr-x-position"
-    request_id = uuid.uuid4().hex
+    request_id = impressions.new_list_id()
     now = datetime.now(UTC).isoformat()
     items, events = [], []
     for j, slot, score in _greedy(scores, req.limit, req.context.position):
         item = candidates[j]
-        imp = impressions.new_impression_id(arm.name)
+        imp = impressions.new_impression_id(arm.name, request_id)
         items.append({"item_id": str(item), "score": round(score, 6), "position": slot,
                       "category": str(catalogue.category[item]), "impression_id": imp})
         events.append({"event_id": f"impression:{imp}", "type": "impression", "impression_id": imp,
