@@ -23,7 +23,7 @@ c. Serving latency of POST /v1/suggest (limit 3, surface home), on a stack of it
    --gateway) with suggest-logistic trained, gated and promoted by jobs/suggest_retrain:
    - in-function: what the function runs per request (parse the body, then shared.domains.catalogues.suggest.
      serve.suggest with the real impression publishing to the stack's Pub/Sub emulator) timed in this process
-     against the stack's Postgres, one at a time and 8 in flight (8 tasks, each with its own connection);
+     against the stack's Postgres, one at a time and 8 in flight (8 tasks sharing the pool, as 8 requests in flight in one instance);
    - through the gateway: the same request over HTTP (gateway -> function), at concurrency 1 and 8.
    Users of the control arm are served by the model; users of the treatment arm by the rule fallback (its
    LightGBM model is not promoted: jobs/suggest_retrain's gate blocks it on this data), which is the same-run
@@ -253,10 +253,9 @@ async def _in_function(users: list[str], concurrency: int) -> tuple[dict, dict]:
     try:
         async def timed(user: str, out: list[float]) -> None:
             raw = _json.dumps(_body(user))
-            async with pool.acquire() as conn:
-                t = time.perf_counter()
-                answer = await suggest(conn, parse(SuggestRequest, _json.loads(raw)))
-                out.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            answer = await suggest(pool, parse(SuggestRequest, _json.loads(raw)))   # as the function calls it
+            out.append((time.perf_counter() - t) * 1000)
             key = answer["served_by"].split("@")[0]
             served[key] = served.get(key, 0) + 1
 
@@ -315,7 +314,7 @@ def latency(gateway: str | None) -> dict:
 
         get_settings.cache_clear()
         log("c. serving latency: training and promoting with jobs.suggest_retrain")
-        subprocess.run([sys.executable, "-m", "jobs.suggest_retrain.main", "--promote", "--resamples", "200"],
+        subprocess.run([sys.executable, "-m", "jobs.suggest_retrain.main", "--resamples", "200"],
                        check=True, capture_output=True)
         out: dict = {"request": "POST /v1/suggest, surface home, limit 3", "in_function": {}, "gateway": {}}
         for arm, label in (("control", "model"), ("treatment", "rule_fallback")):

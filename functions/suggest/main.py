@@ -47,13 +47,13 @@ def _timed(route: str, request: flask.Request, answer) -> flask.Response:
             else None, "arm": body.get("arm"), "surface": body.get("surface")}})
 
 
-def _with_conn(work):
+def _with_pool(work):
+    """The registry is read through the pool only when a model is due for a refresh (serve.Models)."""
     from shared.adapters.aio import run_sync
     from shared.adapters.postgres import get_pool
 
     async def go():
-        async with (await get_pool()).acquire() as conn:
-            return await work(conn)
+        return await work(await get_pool())
 
     return run_sync(go())
 
@@ -66,7 +66,7 @@ def suggest(request: flask.Request) -> flask.Response:
 
     def answer():
         req = parse(SuggestRequest, json_body(request))
-        body = _with_conn(lambda conn: serve(conn, req))
+        body = _with_pool(lambda pool: serve(pool, req))
         record_suggestion(body, get_catalogue().n_items)
         return body, 200
 

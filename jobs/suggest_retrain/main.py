@@ -1,14 +1,18 @@
 """Cloud Run Job, weekly (resources.yaml schedule weekly-suggest-retrain): retrain the suggestion rankers.
 
-    python -m jobs.suggest_retrain.main [--rankers logistic lightgbm] [--promote] [--artifact-dir DIR]
+    python -m jobs.suggest_retrain.main [--rankers logistic lightgbm] [--no-promote] [--artifact-dir DIR]
 
-1. export: the week's suggestion events (suggest_events) are counted per arm and the A/B report is built
-   (shared.domains.catalogues.suggest.report);
+1. export: the week's suggestion events (suggest_events: impressions with their context and candidate set,
+   clicks, conversions) are written as JSON lines to the training-data bucket (suggest/<run>/events.jsonl) and
+   the A/B report is built from them (shared.domains.catalogues.suggest.report). They are not trained on yet:
+   the serving policy is deterministic, so they carry no exploration (shared.engine.suggest.retrain);
 2. train: LR and LightGBM on the Open Bandit uniform log (shared.engine.suggest.retrain says why that log);
 3. evaluate: test AUC with CIs against the reference (the production model of the same name, else the rule
    baseline), and off-policy IPS/SNIPS/DR of the candidate's greedy policy;
-4. gate: registered as candidate, moved to shadow; with --promote and a passed gate, promoted to production (the
-   registry keeps one production row per name). Without --promote a passed model waits in shadow for an operator.
+4. gate: registered as candidate, moved to shadow; on a passed gate promoted to production (the registry keeps
+   one production row per name, the previous one is retired), so the weekly run (the scheduler passes no flags)
+   gets better by itself; a blocked model stays in shadow with the gate's reason. --no-promote leaves a passed
+   model in shadow too, for an operator to promote.
 
 The report (metrics, gate, A/B) is written to the reports bucket (or --report-dir) and printed as JSON.
 --artifact-dir writes artifacts to a local folder instead of the models bucket (a laptop without the stack).
@@ -53,9 +57,15 @@ async def run(args: argparse.Namespace) -> dict:
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     conn = await asyncpg.connect(get_settings().database_url)
     try:
-        export = {r["event_type"]: r["n"] for r in await conn.fetch(
-            "SELECT event_type, count(*) AS n FROM suggest_events WHERE occurred_at > now() - interval '7 days' "
-            "GROUP BY 1")}
+        rows = await conn.fetch(
+            "SELECT event_id, event_type, impression_id, request_id, user_id, item_id, surface, position, score, "
+            "served_by, model_version, experiment, arm, propensity, context::text AS context, value, occurred_at "
+            "FROM suggest_events WHERE occurred_at > now() - interval '7 days' ORDER BY id")
+        lines = [json.dumps({**dict(r), "context": json.loads(r["context"])}, default=str) for r in rows]
+        export = {"events": len(rows), "by_type": {t: sum(1 for r in rows if r["event_type"] == t)
+                                                   for t in ("impression", "click", "conversion")},
+                  "path": _write("training-data", f"suggest/{version}/events.jsonl",
+                                 ("\n".join(lines) + "\n").encode() if lines else b"", args.artifact_dir)}
         ab = [await experiment_report(conn, name) for name in get_config().experiments]
         log = load_log("random", "all")
         rule, rule_stats = retrain.rule_baseline(log)
@@ -95,7 +105,7 @@ async def run(args: argparse.Namespace) -> dict:
             print(f"{name}@{version}: {status}; {reason}", file=sys.stderr)
     finally:
         await conn.close()
-    report = {"run": version, "export": {"events_last_7_days": export}, "rule_baseline_auc": rule_auc.to_dict(),
+    report = {"run": version, "export": export, "rule_baseline_auc": rule_auc.to_dict(),
               "models": models, "ab_tests": ab}
     report["report_path"] = _write("reports", f"suggest/{version}.json", json.dumps(report, indent=1).encode(),
                                    args.report_dir or args.artifact_dir)
@@ -105,7 +115,8 @@ async def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rankers", nargs="+", choices=sorted(MODEL_NAMES), default=sorted(MODEL_NAMES))
-    ap.add_argument("--promote", action="store_true", help="promote a model that passes the gate")
+    ap.add_argument("--promote", action=argparse.BooleanOptionalAction, default=True,
+                    help="promote a model that passes the gate (default); --no-promote: shadow only")
     ap.add_argument("--artifact-dir", help="write artifacts and the report here instead of the buckets")
     ap.add_argument("--report-dir", help="write the report here instead of the reports bucket")
     ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the CIs")

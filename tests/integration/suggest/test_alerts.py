@@ -31,7 +31,7 @@ def function_url(pg_dsn, tmp_path_factory):
     os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{free_port()}"   # nothing listens there
     from jobs.suggest_retrain.main import main as retrain
 
-    retrain(["--rankers", "logistic", "--promote", "--resamples", "200",
+    retrain(["--rankers", "logistic", "--resamples", "200",
              "--artifact-dir", str(tmp_path_factory.mktemp("suggest-artifacts"))])
     import functions_framework
 

@@ -49,7 +49,7 @@ def _sql(dsn: str, sql: str, *args):
 
 @pytest.fixture(scope="module")
 def suggest(stack):
-    _job(stack, "jobs.suggest_retrain.main", "--rankers", "logistic", "--promote", "--resamples", "200")
+    _job(stack, "jobs.suggest_retrain.main", "--rankers", "logistic", "--resamples", "200")
     rows = _sql(stack.env["DATABASE_URL"], "SELECT version FROM model_registry WHERE model_name = $1 AND "
                                            "status = 'production'", MODEL)
     assert rows, "the retrain job did not promote suggest-logistic"
@@ -231,10 +231,40 @@ def test_bad_input_is_a_4xx_naming_the_field(suggest):
     assert r.status_code == 400 and r.json()["error"]["field"]
 
 
-def test_the_fallback_serves_labelled_when_the_model_is_removed(suggest):
+def test_the_weekly_retrain_exports_gates_and_reports(suggest):
+    """The job as the scheduler runs it (no flags): both rankers, each gated; the one production row per name."""
+    import json
+
     stack, client, served_by = suggest
+    _suggest(client, _user("treatment"))          # some events of both arms exist by now (earlier tests)
+    report = json.loads(_job(stack, "jobs.suggest_retrain.main", "--resamples", "200"))
+    assert report["export"]["events"] >= 3 and report["export"]["path"].startswith("gs://")
+    assert report["export"]["by_type"]["impression"] >= 3
+    for name in ("suggest-logistic", "suggest-lightgbm"):
+        model = report["models"][name]
+        assert model["gate"]["reason"].startswith(("passed", "blocked"))
+        assert model["status"] == ("production" if model["gate"]["passed"] else "shadow")
+        assert set(model["off_policy"]["estimates"]) == {"dm", "ips", "snips", "dr"}
+        assert model["auc"]["low"] <= model["auc"]["mean"] <= model["auc"]["high"]
+        rows = _sql(stack.env["DATABASE_URL"], "SELECT status FROM model_registry WHERE model_name = $1", name)
+        assert sum(r["status"] == "production" for r in rows) <= 1
+    # the logistic model is judged against the production one it would replace, not the rule
+    assert report["models"]["suggest-logistic"]["reference"]["model"] == served_by
+    (ab,) = report["ab_tests"]
+    assert ab["arms"]["control"]["ctr"]["trials"] >= 3 and ab["stopping_rule"]["decision"] in ("stop: the arms differ",
+                                                                                                "continue")
+    # whatever the gate decided, the control arm is served by its production model
+    production = _sql(stack.env["DATABASE_URL"], "SELECT version FROM model_registry WHERE model_name = $1 AND "
+                                                 "status = 'production'", MODEL)[0]["version"]
+    time.sleep(1.5)
+    assert _suggest(client, _user("control"))["served_by"] == f"{MODEL}@{production}"
+
+
+def test_the_fallback_serves_labelled_when_the_model_is_removed(suggest):
+    stack, client, _ = suggest
     user = _user("control")
-    assert _suggest(client, user)["served_by"] == served_by
+    served_by = _suggest(client, user)["served_by"]
+    assert served_by.startswith(f"{MODEL}@")
     name, version = served_by.split("@")
     _sql(stack.env["DATABASE_URL"], "UPDATE model_registry SET status = 'retired' WHERE model_name = $1 AND "
                                     "version = $2", name, version)
@@ -243,8 +273,9 @@ def test_the_fallback_serves_labelled_when_the_model_is_removed(suggest):
     assert answer["served_by"] == "rule" and answer["model_version"] == "rule-ctr-x-position"
     assert answer["fallback_reason"] == f"no production {MODEL} in the registry"
     assert len(answer["items"]) == 3 and all(i["impression_id"] for i in answer["items"])
-    # the treatment arm's model was never promoted (this fixture trains only LR): it falls back, and says so
+    # the treatment arm: served by suggest-lightgbm if the weekly run's gate promoted it, else the labelled fallback
     other = _suggest(client, _user("treatment"))
-    assert other["served_by"] == "rule" and "suggest-lightgbm" in other["fallback_reason"]
+    assert other["served_by"].startswith("suggest-lightgbm@") or (
+        other["served_by"] == "rule" and other["fallback_reason"] == "no production suggest-lightgbm in the registry")
     metrics = client.get("/v1/suggest/metrics").text
     assert 'suggest_fallbacks_total{reason="no_model"}' in metrics

@@ -75,24 +75,24 @@ class Models:
         self._cache: dict[str, tuple[LoadedModel | None, str | None, float]] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, conn, name: str) -> tuple[LoadedModel | None, str | None]:
+    async def get(self, db, name: str) -> tuple[LoadedModel | None, str | None]:
         hit = self._cache.get(name)
         if hit is not None and time.monotonic() - hit[2] < REFRESH_S:
             return hit[0], hit[1]
         async with self._lock:
             hit = self._cache.get(name)
             if hit is None or time.monotonic() - hit[2] >= REFRESH_S:
-                model, reason = await self._load(conn, name, hit[0] if hit else None)
+                model, reason = await self._load(db, name, hit[0] if hit else None)
                 hit = (model, reason, time.monotonic())
                 self._cache[name] = hit
         return hit[0], hit[1]
 
-    async def _load(self, conn, name: str, current: LoadedModel | None) -> tuple[LoadedModel | None, str | None]:
+    async def _load(self, db, name: str, current: LoadedModel | None) -> tuple[LoadedModel | None, str | None]:
         from shared.engine.registry.artifacts import read_artifact_bytes
         from shared.engine.registry.store import get_production
 
         try:
-            record = await get_production(conn, name)
+            record = await get_production(db, name)
         except Exception as exc:  # noqa: BLE001 - the registry is down: keep serving what was loaded
             if current is not None:
                 return current, None
@@ -173,7 +173,9 @@ def publish_impressions(events: list[dict]) -> None:
             log.warning("impression %s not published: %s", e["event_id"], exc)
 
 
-async def suggest(conn, req: SuggestRequest, publish=publish_impressions) -> dict:
+async def suggest(db, req: SuggestRequest, publish=publish_impressions) -> dict:
+    """`db` is the Postgres pool (or a connection): it is only touched when the registry is due to be asked again,
+    so an instance that has its model keeps serving it through a Postgres outage."""
     config = get_config()
     surface = config.surfaces.get(req.surface)
     if surface is None:
@@ -188,7 +190,7 @@ async def suggest(conn, req: SuggestRequest, publish=publish_impressions) -> dic
     candidates = catalogue.candidates(req.context.user_features.model_dump(), req.context.current_item)
     n_positions = min(surface.slots, catalogue.len_list)
 
-    model, reason = await MODELS.get(conn, arm.model)
+    model, reason = await MODELS.get(db, arm.model)
     scores = None
     if model is not None:
         future = _scoring.submit(_score, model.ranker, model.stats, ctx, candidates, n_positions)
