@@ -163,3 +163,33 @@ def test_a_slow_or_failing_model_falls_back_labelled(function_url, monkeypatch):
         metrics = client.get(f"{function_url}/metrics").text
     assert 'suggest_fallbacks_total{reason="timeout"}' in metrics
     assert 'suggest_fallbacks_total{reason="model_error"}' in metrics
+
+
+def test_a_loaded_model_keeps_serving_while_the_registry_is_unreachable(function_url, monkeypatch):
+    from shared.domains.catalogues.suggest import serve
+    from shared.engine.registry import store
+
+    control = _control_users(1)[0]
+    from shared.domains.catalogues.suggest.ab import assign
+    from shared.domains.catalogues.suggest.config import get_config
+
+    exp = get_config().experiment_of("home")
+    treatment = next(u for u in (f"t-{i}" for i in range(1000)) if assign(exp, u).name == "treatment")
+    body = lambda u: {"user_id": u, "surface": "home", "limit": 2,  # noqa: E731
+                      "context": {"device": "app", "current_action": "search",
+                                  "timestamp": datetime.now(UTC).isoformat(), "session_length": 5}}
+    with httpx.Client(timeout=30) as client:
+        served_by = client.post(f"{function_url}/v1/suggest", json=body(control)).json()["served_by"]
+        assert served_by.startswith("suggest-logistic@")
+
+        async def unreachable(db, name):
+            raise OSError("injected: Postgres is unreachable")
+
+        monkeypatch.setattr(store, "get_production", unreachable)
+        monkeypatch.setattr(serve, "REFRESH_S", 0.0)                  # every request asks the registry
+        serve.MODELS._cache.pop("suggest-lightgbm", None)            # never loaded in this instance
+        kept = client.post(f"{function_url}/v1/suggest", json=body(control)).json()
+        assert kept["served_by"] == served_by and kept["fallback_reason"] is None
+        cold = client.post(f"{function_url}/v1/suggest", json=body(treatment)).json()
+        assert cold["served_by"] == "rule"
+        assert cold["fallback_reason"] == "registry unavailable (OSError) and no suggest-lightgbm loaded yet"
