@@ -193,3 +193,39 @@ def test_a_loaded_model_keeps_serving_while_the_registry_is_unreachable(function
         cold = client.post(f"{function_url}/v1/suggest", json=body(treatment)).json()
         assert cold["served_by"] == "rule"
         assert cold["fallback_reason"] == "registry unavailable (OSError) and no suggest-lightgbm loaded yet"
+
+
+@pytest.mark.parametrize("body,field", [
+    (b"[]", "body"),
+    (b'{"user_id": "u", "surface": "home", "limit": "three", "context": {}}', "limit"),
+    (b'{"user_id": "u", "surface": "home", "limit": 3.5, "context": {}}', "limit"),
+    (b'{"user_id": "", "surface": "home", "limit": 3}', "user_id"),
+    (b'{"user_id": "u\\u0000", "surface": "home", "limit": 3}', None),
+    (b'{"user_id": "u", "surface": "home", "limit": NaN}', None),
+    (b'{"user_id": "u", "surface": "home", "limit": 3, "context": {"device": "mobile", "current_action": "browse", '
+     b'"timestamp": "2026-12-04T10:00:00Z", "session_length": 1, "current_item": 80}}', "context.current_item"),
+    (b'{"user_id": "u", "surface": "home", "limit": 3, "context": {"device": "mobile", "current_action": "browse", '
+     b'"timestamp": "2026-12-04T10:00:00Z", "session_length": 1, "user_features": {"user_feature_9": "x"}}}',
+     "context.user_features.user_feature_9"),
+    (b"[" * 500 + b"]" * 500, None),
+])
+def test_hostile_suggest_bodies_are_a_400_never_a_500(function_url, body, field):
+    r = httpx.post(f"{function_url}/v1/suggest", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    if field:
+        assert r.json()["error"]["field"] == field, r.text
+
+
+@pytest.mark.parametrize("body,field", [
+    (b"[]", None),
+    (b'{"events": []}', "events"),
+    (b'{"events": "click"}', "events"),
+    (b'{"type": "click"}', "events[0].impression_id"),
+    (b'{"type": "conversion", "impression_id": "x", "value": -1}', "events[0].value"),
+    (b'{"type": "click", "impression_id": "x", "extra": 1}', "events[0].extra"),
+])
+def test_hostile_event_bodies_are_a_400_never_a_500(function_url, body, field):
+    r = httpx.post(f"{function_url}/v1/events", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    if field:
+        assert r.json()["error"]["field"] == field, r.text

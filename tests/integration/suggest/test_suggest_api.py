@@ -72,9 +72,12 @@ def _user(arm: str) -> str:
 
 
 def _suggest(client, user: str, **body) -> dict:
+    from shared.domains.catalogues.suggest.schemas import SuggestView
+
     r = client.post("/v1/suggest", json={"user_id": user, "surface": "home", "limit": 3, "context": _context(),
                                          **body})
     assert r.status_code == 200, r.text
+    SuggestView.model_validate(r.json())            # the documented response (openapi.yaml's SuggestView)
     return r.json()
 
 
@@ -115,6 +118,9 @@ def test_impressions_clicks_and_conversions_are_stored_exactly_once(suggest):
                                                    {"type": "conversion", "impression_id": converted, "value": 25.0},
                                                    {"type": "conversion", "impression_id": converted, "value": 25.0}]})
     assert r.status_code == 202, r.text
+    from shared.domains.catalogues.suggest.schemas import EventsAccepted
+
+    EventsAccepted.model_validate(r.json())
     assert r.json()["accepted"] == 4                                     # the duplicate conversion counted once
     expected = {("impression", ids[0]), ("impression", ids[1]), ("impression", ids[2]), ("click", clicked),
                 ("click", converted), ("conversion", converted)}
