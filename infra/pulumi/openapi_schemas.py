@@ -256,6 +256,8 @@ def _contracts() -> dict[str, Contract]:
     from shared.domains.catalogues.view_models import (BatchRecommendations, ColdStart, InteractionsAccepted,
                                                       Recommendations, SimilarItems, SimilarUsers)
 
+    from shared.domains.catalogues.suggest.schemas import EventsAccepted, EventsIn, SuggestRequest, SuggestView
+
     trip_id = {"trip_id": Param("the trip's id (as POST /v1/trips answered it)", PATH_ID, True)}
     catalogue = {"catalogue": Param("the catalogue's id (movielens-1m, foodcom, ...)", PATH_ID, True)}
     no_catalogue = "no such catalogue (import it first)"
@@ -299,6 +301,21 @@ def _contracts() -> dict[str, Contract]:
         "catalogueMetrics": Contract(
             path=catalogue, responses={200: Resp("the function's counters in the Prometheus text format")},
             errors={400: E400, 401: E401, 429: E429}),
+        "suggest": Contract(
+            body=SuggestRequest,
+            responses={200: Resp("ranked items with an impression id each; served_by, model_version and "
+                                 "fallback_reason say who ranked them, experiment and arm the A/B assignment",
+                                 SuggestView)},
+            errors={400: E400 + " (or an unknown surface, or a limit above the surface's)", 401: E401,
+                    **body_errors, 429: E429}),
+        "recordSuggestEvents": Contract(
+            body=EventsIn, body_description="one event, or {\"events\": [...]} with 1..500 of them",
+            responses={202: Resp("accepted: published to Pub/Sub; the sink stores each event once", EventsAccepted)},
+            errors={400: E400 + " (or an impression id this service did not issue)", 401: E401, **body_errors,
+                    429: E429, 503: "Pub/Sub is unavailable: retry the same events (they are stored once)"}),
+        "suggestMetrics": Contract(
+            responses={200: Resp("the function's counters in the Prometheus text format")},
+            errors={401: E401, 429: E429}),
         "health": Contract(
             responses={200: Resp("every dependency is up", HealthView),
                        503: Resp("at least one dependency is down; `failing` names them", HealthView)},
