@@ -64,7 +64,8 @@ SUBNET_RANGE = "10.8.0.0/20"          # Direct VPC egress takes one address per 
 # Targets of Pub/Sub push and Cloud Tasks only: internal ingress (Pub/Sub and Cloud Tasks of the same project
 # count as internal). Gateway backends must accept API Gateway's calls, which arrive from outside; they stay
 # unreachable without the gateway's (or an invoker's) identity because no service grants run.invoker widely.
-INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink")
+INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink",
+                 "search_warmup")
 STAGES = {"no-traffic": 0, "10": 10, "100": 100}
 CANDIDATE_TAG = "candidate"
 _REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -154,11 +155,16 @@ def secrets_of(decl: Declaration, unit: str, values: Mapping[str, object] | None
     return names
 
 
-def traffic(rollout: Rollout, name: str) -> list[dict]:
+def traffic(rollout: Rollout, name: str, declared: int | None = None) -> list[dict]:
     """The traffic split of one service at this stage: the stable revision keeps 100/90/0%, the candidate gets
-    0/10/100%. A service without a stable revision (first deploy, new function) gives its candidate everything."""
+    0/10/100%. A service with a declared canary split (resources.yaml `traffic`, `declared` here) gives its
+    candidate that share at the canary stage instead of 10%, the same weights the local gateway honours; 0 is a
+    rollback (stable keeps everything). A service without a stable revision (first deploy, new function) gives
+    its candidate everything."""
     candidate = revision_name(name, rollout.release)
     share = STAGES[rollout.stage]
+    if declared is not None and rollout.stage == "10":
+        share = declared
     entry = {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": candidate, "tag": CANDIDATE_TAG}
     stable = revision_name(name, rollout.stable_release) if rollout.stable_release else None
     if share == 100 or stable is None or stable == candidate or name not in rollout.stable_functions:
@@ -462,7 +468,7 @@ def _services(ctx: _Ctx, network, subnet) -> dict[str, gcp.cloudrunv2.Service]:
                 }],
                 "scaling": {"min_instance_count": 0, "max_instance_count": 20},
             },
-            traffics=traffic(rollout, name),
+            traffics=traffic(rollout, name, ctx.decl.candidate_percent(name)),
             opts=ctx.after("run", also=ctx.versions),
         )
     for name, svc in services.items():
@@ -480,7 +486,7 @@ def _export_rollout(ctx: _Ctx, rollout: Rollout, services: dict[str, gcp.cloudru
     candidate URL, service URL, public|internal, stable revision or -). `stable`: what serves 100% after this
     update, which the next deploy passes back as config `stable`."""
     def line(name: str, uri: str) -> str:
-        split = traffic(rollout, name)
+        split = traffic(rollout, name, ctx.decl.candidate_percent(name))
         stable = split[0]["revision"] if len(split) == 2 else "-"
         return " ".join([name, service_name(name), revision_name(name, rollout.release), uri,
                          function_url(ctx.cfg, name), "internal" if name in INTERNAL_ONLY else "public", stable])

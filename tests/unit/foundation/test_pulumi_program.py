@@ -273,7 +273,7 @@ def test_each_unit_reads_only_its_own_secrets(deployed):
 def test_push_and_task_only_targets_take_internal_traffic_only(declared):
     ingress = {r.name.removeprefix("fn-").replace("-", "_"): r.inputs["ingress"]
                for r in _of(declared, "gcp:cloudrunv2/service:Service") if r.name.startswith("fn-")}
-    internal = {"signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink"}
+    internal = {"signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink", "search_warmup"}
     for unit in internal:
         assert ingress[unit] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert set(ingress) - internal <= backends_named()
