@@ -18,7 +18,8 @@ Published nDCG@10 on SciFact (BEIR test): BM25 (Elasticsearch) 0.665, all-MiniLM
 e5-small-v2 0.689. Targets: best of ours >= 0.70; moco above base with non-overlapping CIs; HNSW recall >= 0.99.
 
 Run: .venv/bin/python bench/search_bench.py [--moco-dir DIR] [--out-dir DIR] [--epochs E] [--hpo-result JSON]
-Writes bench/results/search_bench.json (results under "offline"; a "serving_latency" section, which bench/search_latency.py owns, is kept).
+Writes bench/results/search_bench.json (results under "offline"; a "serving_latency" section, which
+bench/search_latency.py owns, is kept).
 About 20 minutes on the 2-core machine, most of it encoding the corpus twice and training.
 """
 from __future__ import annotations
