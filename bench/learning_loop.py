@@ -101,8 +101,10 @@ def _wait_for_sink(dsn: str, expected_min: int, timeout_s: float = 120) -> None:
     time.sleep(2)  # the day's last candidate sets, scored in shadow on a background thread
 
 
-def counterfactual_check(arm: dict[str, str]) -> dict:
-    """IPS/SNIPS of the production model from control-arm logs, beside what the treatment arm observed."""
+def counterfactual_check(arm: dict[str, str], last_day_models: list[str]) -> dict:
+    """IPS/SNIPS of the model that served the treatment arm on the last day (else the production model) from
+    control-arm logs, beside what the treatment arm observed under it. A model promoted after the last day has
+    served nobody yet, so it is not the one to check."""
     import asyncio
 
     from shared.adapters.postgres import create_pool
@@ -110,11 +112,16 @@ def counterfactual_check(arm: dict[str, str]) -> dict:
     from shared.engine.data.signals import logged_decisions, read_export
     from shared.engine.metrics.counterfactual import ranker_estimate
     from shared.engine.registry.artifacts import download_artifact
-    from shared.engine.registry.store import first_with_status
+    from shared.engine.registry.store import first_with_status, get_model
+
+    ml_served = [v.removeprefix("ml:") for v in last_day_models if v.startswith("ml:")]
 
     async def production():
         pool = await create_pool(min_size=1, max_size=1)
         try:
+            if ml_served:
+                name, version = ml_served[0].split("@", 1)
+                return await get_model(pool, name, version)
             return await first_with_status(pool, ML_MODEL_NAMES, "production")
         finally:
             await pool.close()
@@ -213,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                 learns.append({"after_day": d + 1, **_learn(env, args.ranker)})
                 print(f"  learn: train {learns[-1]['train']['action']}; shadow "
                       f"{[s['action'] for s in learns[-1]['shadow']]}", flush=True)
-            counterfactual = counterfactual_check(arm)
+            counterfactual = counterfactual_check(arm, sorted(days[-1]["served_by"]["treatment"],
+                                                              key=days[-1]["served_by"]["treatment"].get, reverse=True))
             if args.dump_signals:
                 _dump_signals(args.dump_signals, arm)
         finally:
