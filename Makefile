@@ -9,10 +9,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TASKS_STAMP := .venv-tasks/.installed
 MODEL_STAMP := .cache/models/.exported
+CONSOLE := functions/admin/console
+CONSOLE_STAMP := $(CONSOLE)/vendor/.installed
+CHROMIUM_STAMP := $(VENV)/.chromium
 
 .PHONY: install demo test up down status bench clean
 
-install: $(STAMP) $(TASKS_STAMP) $(MODEL_STAMP)
+install: $(STAMP) $(TASKS_STAMP) $(MODEL_STAMP) $(CONSOLE_STAMP) $(CHROMIUM_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 or 3.12 is needed (set PYTHON=...)")'
@@ -31,6 +34,24 @@ $(MODEL_STAMP): $(STAMP)
 	@echo "exporting all-MiniLM-L6-v2 to ONNX (once)..."
 	@$(PY) -m shared.engine.embeddings.export
 	@touch $(MODEL_STAMP)
+
+# The console's browser libraries (chart.js, leaflet) from the npm registry, pinned by package-lock.json, copied
+# into the folder the admin function serves (vendor/ is generated: ignored by git, shipped in the image).
+$(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the console's assets: apt-get install npm"; exit 1; }
+	@cd $(CONSOLE) && npm ci --silent --no-audit --no-fund --ignore-scripts
+	@mkdir -p $(CONSOLE)/vendor
+	@cp $(CONSOLE)/node_modules/chart.js/dist/chart.umd.js $(CONSOLE)/node_modules/leaflet/dist/leaflet.js \
+	    $(CONSOLE)/node_modules/leaflet/dist/leaflet.css $(CONSOLE)/vendor/
+	@touch $(CONSOLE_STAMP)
+
+# Debian's Chromium for the console's browser tests (Playwright drives /usr/bin/chromium; no browser download).
+$(CHROMIUM_STAMP): $(STAMP)
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (browser tests)..."; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	    || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
+	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+	@touch $(CHROMIUM_STAMP)
 
 demo: install
 	@$(PY) -m emulators.demo
