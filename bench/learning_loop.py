@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--travellers", type=int, default=90)
     ap.add_argument("--holdout", type=float, default=0.5, help="share of travellers in the control arm")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--ranker", default="bpr", help="what the learn job trains (bpr or tag_affinity)")
+    ap.add_argument("--ranker", default="bpr", help="what the learn job trains (bpr, tag_affinity or sasrec)")
     ap.add_argument("--out", default="learning_loop")
     args = ap.parse_args(argv)
     if args.days < 1 or args.travellers < 10 or not 0 < args.holdout < 1:

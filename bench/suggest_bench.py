@@ -19,13 +19,26 @@ b. Off-policy estimation, OBP's protocol (examples/obd, Saito et al. 2021): esti
    `empirical` variant is each slot's item shares in the bts log; `interpolated` (a sensitivity check) follows
    the logged propensities through time and evaluates them at each random-log impression.
 
+c. Serving latency of POST /v1/suggest (limit 3, surface home), on a stack of its own (or a running one with
+   --gateway) with suggest-logistic trained, gated and promoted by jobs/suggest_retrain:
+   - in-function: what the function runs per request (parse the body, then shared.domains.catalogues.suggest.
+     serve.suggest with the real impression publishing to the stack's Pub/Sub emulator) timed in this process
+     against the stack's Postgres, one at a time and 8 in flight (8 tasks sharing the pool, as 8 requests in flight in one instance);
+   - through the gateway: the same request over HTTP (gateway -> function), at concurrency 1 and 8.
+   Users of the control arm are served by the model; users of the treatment arm by the rule fallback (its
+   LightGBM model is not promoted: jobs/suggest_retrain's gate blocks it on this data), which is the same-run
+   baseline: model/rule ratios of the medians are like for like.
+
 Run: .venv/bin/python bench/suggest_bench.py [--runs 30] [--quick]   (--quick: 3 runs, 300 bootstrap resamples)
-Writes bench/results/suggest_bench.json: {"offline": {...}, "latency": null}; "latency" is for the serving part.
-About 3 minutes on the 2-core machine (--quick: under 1).
+     .venv/bin/python bench/suggest_bench.py --latency-only [--gateway URL]   (keeps the stored offline figures)
+     .venv/bin/python bench/suggest_bench.py --skip-latency                   (offline only; "latency": null)
+Writes bench/results/suggest_bench.json: {"offline": {...}, "latency": {...}}.
+About 3 minutes on the 2-core machine for the offline part (--quick: under 1), 2-3 more for the latency part.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 
 import numpy as np
@@ -197,12 +210,163 @@ def off_policy(rlog, blog, runs: int, resamples: int) -> dict:
     }
 
 
+N_LATENCY = 300       # timed requests per series
+LATENCY_TARGETS = {"in_function_p99_ms": 30.0, "gateway_c8_p99_ms": 150.0}
+
+
+def pct(samples: list[float]) -> dict:
+    s = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(s[min(len(s) - 1, int(round(q * (len(s) - 1))))], 3)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "n": len(s)}
+
+
+def _arm_users(arm: str, n: int, tag: str) -> list[str]:
+    from shared.domains.catalogues.suggest.ab import assign
+    from shared.domains.catalogues.suggest.config import get_config
+
+    exp = get_config().experiment_of("home")
+    users = (f"bench-{tag}-{i}" for i in range(100 * n))
+    return [u for u in users if assign(exp, u).name == arm][:n]
+
+
+def _body(user: str) -> dict:
+    from datetime import UTC, datetime
+
+    return {"user_id": user, "surface": "home", "limit": 3,
+            "context": {"device": "mobile", "current_action": "browse", "timestamp": datetime.now(UTC).isoformat(),
+                        "session_length": 60, "user_features": {"user_feature_0": "81ce123cbb5bd8ce818f60fb3586bba5"}}}
+
+
+async def _in_function(users: list[str], concurrency: int) -> tuple[dict, dict]:
+    import json as _json
+
+    from shared.adapters.postgres import create_pool
+    from shared.api.http import parse
+    from shared.domains.catalogues.suggest.schemas import SuggestRequest
+    from shared.domains.catalogues.suggest.serve import suggest
+
+    pool = await create_pool(max_size=concurrency)
+    served: dict[str, int] = {}
+    try:
+        async def timed(user: str, out: list[float]) -> None:
+            raw = _json.dumps(_body(user))
+            t = time.perf_counter()
+            answer = await suggest(pool, parse(SuggestRequest, _json.loads(raw)))   # as the function calls it
+            out.append((time.perf_counter() - t) * 1000)
+            key = answer["served_by"].split("@")[0]
+            served[key] = served.get(key, 0) + 1
+
+        await timed(users[0], [])  # the catalogue and the model load once, outside the timings
+        out: list[float] = []
+        for i in range(0, len(users), concurrency):
+            await asyncio.gather(*(timed(u, out) for u in users[i:i + concurrency]))
+    finally:
+        await pool.close()
+    return pct(out), served
+
+
+def _gateway(gateway: str, users: list[str], concurrency: int) -> tuple[dict, dict]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    served: dict[str, int] = {}
+
+    def call(client, user):
+        t = time.perf_counter()
+        r = client.post(f"{gateway}/v1/suggest", json=_body(user), headers={"Authorization": f"Bearer {user}"})
+        assert r.status_code == 200, r.text
+        key = r.json()["served_by"].split("@")[0]
+        served[key] = served.get(key, 0) + 1
+        return (time.perf_counter() - t) * 1000
+
+    with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+        call(client, users[0])
+        with ThreadPoolExecutor(concurrency) as ex:
+            samples = list(ex.map(lambda u: call(client, u), users[1:]))
+    return pct(samples), served
+
+
+def latency(gateway: str | None) -> dict:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    stack = None
+    if not gateway:
+        from _common import forget_running_stack, lift_rate_limits
+
+        from emulators.stack import Stack
+
+        forget_running_stack()
+        lift_rate_limits()
+        stack = Stack(state_dir=Path(tempfile.mkdtemp(prefix="suggest-bench-")), dynamic_ports=True, scheduler=False)
+        stack.up()
+        stack.export()
+        gateway = os.environ["CONCIERGE_GATEWAY_URL"]
+    try:
+        from shared.settings import get_settings
+
+        get_settings.cache_clear()
+        log("c. serving latency: training and promoting with jobs.suggest_retrain")
+        subprocess.run([sys.executable, "-m", "jobs.suggest_retrain.main", "--resamples", "200"],
+                       check=True, capture_output=True)
+        out: dict = {"request": "POST /v1/suggest, surface home, limit 3", "in_function": {}, "gateway": {}}
+        for arm, label in (("control", "model"), ("treatment", "rule_fallback")):
+            for c in (1, 8):
+                users = _arm_users(arm, N_LATENCY + 1, f"{label}-c{c}")
+                stats, served = asyncio.run(_in_function(users, c))
+                out["in_function"][f"{label}_concurrency_{c}"] = {**stats, "served_by": served}
+                users = _arm_users(arm, N_LATENCY + 1, f"gw-{label}-c{c}")
+                stats, served = _gateway(gateway, users, c)
+                out["gateway"][f"{label}_concurrency_{c}"] = {**stats, "served_by": served}
+                log(f"  {label} c{c}: in-function {out['in_function'][f'{label}_concurrency_{c}']}; "
+                    f"gateway {out['gateway'][f'{label}_concurrency_{c}']}")
+        f, g = out["in_function"], out["gateway"]
+        out["median_ratio_model_to_rule"] = {
+            f"{where}_c{c}": round(d[f"model_concurrency_{c}"]["p50"] / d[f"rule_fallback_concurrency_{c}"]["p50"], 3)
+            for where, d in (("in_function", f), ("gateway", g)) for c in (1, 8)}
+        out["median_ratio_gateway_to_in_function"] = {
+            f"model_c{c}": round(g[f"model_concurrency_{c}"]["p50"] / f[f"model_concurrency_{c}"]["p50"], 3)
+            for c in (1, 8)}
+        out["targets"] = {
+            "in_function_p99_ms<=30": max(f[k]["p99"] for k in f) <= LATENCY_TARGETS["in_function_p99_ms"],
+            "gateway_c8_p99_ms<=150": max(g["model_concurrency_8"]["p99"], g["rule_fallback_concurrency_8"]["p99"])
+            <= LATENCY_TARGETS["gateway_c8_p99_ms"]}
+        return out
+    finally:
+        if stack is not None:
+            stack.down(quiet=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30, help="bootstrap resamples of the random log (OBP: 30)")
     ap.add_argument("--quick", action="store_true", help="3 runs and 300 bootstrap resamples: a smoke run")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="measure serving latency only; keep the offline figures of the stored result")
+    ap.add_argument("--skip-latency", action="store_true", help="the offline part only")
+    ap.add_argument("--gateway", help="a running stack's gateway (its env exported); default: a stack of its own")
     args = ap.parse_args()
     runs, resamples = (3, 300) if args.quick else (args.runs, 1000)
+    if args.latency_only:
+        import json
+        from pathlib import Path
+
+        stored = json.loads((Path(__file__).parent / "results" / "suggest_bench.json").read_text())
+        t0 = time.perf_counter()
+        lat = latency(args.gateway)
+        write_result("suggest_bench", {**{k: v for k, v in stored.items() if k not in ("benchmark", "measured_at",
+                                                                                          "machine")},
+                                       "offline_measured_at": stored.get("offline_measured_at",
+                                                                         stored.get("measured_at")),
+                                       "latency_seconds": round(time.perf_counter() - t0, 1), "latency": lat})
+        return
 
     from shared.engine.suggest.bandit_data import dataset_root, load_log
 
@@ -225,7 +389,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t0, 1),
         "offline": {"dataset": "open-bandit-sample (under the settings' data_dir)", "n_actions": rlog.n_actions, "len_list": rlog.len_list,
                     "click_prediction": clicks, "off_policy": ope},
-        "latency": None,  # the serving-latency part of this benchmark fills this in
+        "latency": None if args.skip_latency else latency(args.gateway),
     })
 
 

@@ -7,6 +7,12 @@ forwards the claims in X-Apigateway-Api-Userinfo exactly as API Gateway does aft
 The `api_key` requirement and the quotas (x-google-management, x-google-quota) are API Gateway's alone: locally
 no key is needed (one sent in `?key=` is passed through and ignored) and no quota is counted.
 
+Canary splits. In the cloud, Cloud Run splits a service's traffic between its stable and candidate revisions by
+the weights Pulumi declares from resources.yaml `traffic`. Locally the gateway does that split: a function with a
+declared `candidate_percent` and a `<name>@candidate` URL sends each request to the candidate with that
+probability, else to the stable backend. The weights are re-read when the declaration file changes, so a
+rollback (`python -m infra.pulumi.traffic rollback search`) applies to the next request without a restart.
+
 Run: python -m emulators.gateway --port 8080 --urls '{"health": "http://127.0.0.1:8101", ...}'
 """
 from __future__ import annotations
@@ -16,6 +22,8 @@ import asyncio
 import contextlib
 import base64
 import json
+import os
+import random
 from pathlib import Path
 
 import aiohttp
@@ -26,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from infra.pulumi.declaration import DECLARATION_FILE, read_traffic
 from infra.pulumi.openapi import operations, render
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -68,15 +77,55 @@ def _userinfo(request: Request) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
 
 
-def build_app(function_urls: dict[str, str], project: str) -> Starlette:
-    document = render(function_urls, project)
+CANDIDATE_SUFFIX = "@candidate"
+
+
+class TrafficWeights:
+    """The declared candidate shares, re-read when the declaration file's modification time changes."""
+
+    def __init__(self, path: Path, rng: random.Random | None = None) -> None:
+        self.path, self.rng = Path(path), rng or random.Random()
+        self._stamp: tuple[int, int] | None = None
+        self._shares: dict[str, int] = {}
+
+    def shares(self) -> dict[str, int]:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return self._shares  # keep the last weights read rather than dropping the split
+        if stamp != self._stamp:
+            try:
+                self._shares, self._stamp = read_traffic(self.path), stamp
+            except Exception:  # a half-edited file: keep the previous weights until it parses again
+                pass
+        return self._shares
+
+    def use_candidate(self, function: str) -> bool:
+        share = self.shares().get(function, 0)
+        return share > 0 and self.rng.random() * 100 < share
+
+
+def build_app(function_urls: dict[str, str], project: str, declaration: Path = DECLARATION_FILE,
+              rng: random.Random | None = None) -> Starlette:
+    stable_urls = {k: v for k, v in function_urls.items() if not k.endswith(CANDIDATE_SUFFIX)}
+    candidate_urls = {k[: -len(CANDIDATE_SUFFIX)]: v.rstrip("/") for k, v in function_urls.items()
+                      if k.endswith(CANDIDATE_SUFFIX)}
+    function_of = {url.rstrip("/"): name for name, url in stable_urls.items()}
+    weights = TrafficWeights(declaration, rng)
+    document = render(stable_urls, project)
     session: dict[str, aiohttp.ClientSession] = {}  # created in the lifespan: it must belong to the server's loop
 
     def make_handler(backend: dict, secured: bool):
-        address = backend["address"].rstrip("/")
+        stable_address = backend["address"].rstrip("/")
+        function = function_of.get(stable_address)
+        candidate_address = candidate_urls.get(function) if function else None
         deadline = float(backend.get("deadline", 15))
 
         async def handler(request: Request) -> Response:
+            address = stable_address
+            if candidate_address and weights.use_candidate(function):
+                address = candidate_address
             if address.startswith("missing://"):
                 return _gateway_error(503, f"function {address[10:]} is not in this checkout (functions/{address[10:]}/main.py)")
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -173,8 +222,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--urls", required=True, help="JSON object: function name -> local URL")
     parser.add_argument("--project", default="concierge-local")
+    parser.add_argument("--declaration", type=Path, default=DECLARATION_FILE,
+                        help="where the canary weights are declared (resources.yaml; tests pass a copy)")
     args = parser.parse_args()
-    app = build_app(json.loads(args.urls), args.project)
+    app = build_app(json.loads(args.urls), args.project, args.declaration)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -61,6 +61,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     function_ports: dict[str, int] = field(default_factory=dict)
+    # functions with a declared canary split (resources.yaml `traffic`) run a second, candidate backend
+    candidate_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
@@ -71,6 +73,7 @@ class Stack:
         if saved.exists() and self.table.alive():
             state = json.loads(saved.read_text())
             self.ports, self.env, self.function_ports = state["ports"], state["env"], state["function_ports"]
+            self.candidate_ports = state.get("candidate_ports", {})
 
     # --- addresses -------------------------------------------------------------------------------
 
@@ -81,6 +84,9 @@ class Stack:
     def function_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.function_ports[name]}"
 
+    def candidate_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.candidate_ports[name]}"
+
     def _assign_ports(self) -> None:
         external = {k for k in EXTERNAL_SETTINGS if os.environ.get(k)}
         wanted = dict(DEFAULT_PORTS)
@@ -88,16 +94,20 @@ class Stack:
             if setting in external:
                 wanted.pop(name)
         functions = {name: FUNCTION_PORT_BASE + i for i, name in enumerate(self.decl.functions)}
+        split = [t.function for t in self.decl.traffic if t.function in functions]
+        candidates = {name: FUNCTION_PORT_BASE + len(functions) + i for i, name in enumerate(split)}
         if self.dynamic_ports:
             wanted = {k: free_port() for k in wanted}
             functions = {k: free_port() for k in functions}
+            candidates = {k: free_port() for k in candidates}
         busy = [f"port {p} ({name}) is taken by {holder}"
-                for name, p in {**wanted, **{f"function {k}": v for k, v in functions.items()}}.items()
+                for name, p in {**wanted, **{f"function {k}": v for k, v in functions.items()},
+                                **{f"candidate {k}": v for k, v in candidates.items()}}.items()
                 if (holder := port_holder(p))]
         if busy:
             raise StackError("cannot start: " + "; ".join(busy) +
                              ". Stop that process, or run `concierge-stack down` if it is an earlier stack.")
-        self.ports, self.function_ports = wanted, functions
+        self.ports, self.function_ports, self.candidate_ports = wanted, functions, candidates
 
     def _base_env(self) -> dict[str, str]:
         env = {
@@ -210,10 +220,14 @@ class Stack:
         # Functions import in parallel with the migrations and resource creation.
         for name in self.decl.functions:
             self.start_function(name, wait=False)
+        for name in self.candidate_ports:
+            self.start_function(name, wait=False, candidate=True)
         self._spawn_gateway()
         self._prepare_resources(started)
         for name in self.decl.functions:
             wait_port(self.function_ports[name], 30, None, f"function {name}")
+        for name, port in self.candidate_ports.items():
+            wait_port(port, 30, None, f"function {name} (candidate)")
         self._step(started, f"{len(self.decl.functions)} functions up")
         wait_port(self.ports["gateway"], 15, None, "gateway")
         if self.scheduler:
@@ -261,6 +275,7 @@ class Stack:
 
         urls = {name: f"missing://{name}" for name in backends_named()}  # answered 503 by the gateway
         urls.update({name: self.function_url(name) for name in self.decl.functions})
+        urls.update({f"{name}@candidate": self.candidate_url(name) for name in self.candidate_ports})
         self.table.spawn(
             "gateway",
             [sys.executable, "-m", "emulators.gateway", "--port", str(self.ports["gateway"]),
@@ -268,14 +283,20 @@ class Stack:
             port=self.ports["gateway"], env=self._child_env(), cwd=REPO_ROOT,
         )
 
-    def start_function(self, name: str, wait: bool = True) -> None:
-        """Each function is its own functions-framework process, as each is its own Cloud Run service."""
-        port = self.function_ports[name]
+    def start_function(self, name: str, wait: bool = True, candidate: bool = False) -> None:
+        """Each function is its own functions-framework process, as each is its own Cloud Run service. A function
+        with a declared canary split also runs as a candidate backend (the candidate revision): K_REVISION names
+        which one answered, SEARCH_INDEX_CHANNEL tells the search function which registry status it serves."""
+        port = self.candidate_ports[name] if candidate else self.function_ports[name]
+        role = "candidate" if candidate else "stable"
+        revision = {"K_REVISION": f"{name}-{role}", "SEARCH_INDEX_CHANNEL": role} \
+            if name in self.candidate_ports else {}
         proc = self.table.spawn(
-            f"function-{name}",
+            f"function-{name}" + ("-candidate" if candidate else ""),
             [str(Path(sys.executable).parent / "functions-framework"), "--target", "handle",
              "--source", str(REPO_ROOT / "functions" / name / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
-            port=port, env={**self._child_env(), "K_SERVICE": name, "FUNCTION_TARGET": "handle"}, cwd=REPO_ROOT,
+            port=port, env={**self._child_env(), "K_SERVICE": name, "FUNCTION_TARGET": "handle", **revision},
+            cwd=REPO_ROOT,
         )
         if wait:
             wait_port(port, 30, proc, f"function {name}")
@@ -322,7 +343,8 @@ class Stack:
 
     def _save(self) -> None:
         (self.state_dir / "stack.json").write_text(json.dumps(
-            {"ports": self.ports, "env": self.env, "function_ports": self.function_ports}, indent=1))
+            {"ports": self.ports, "env": self.env, "function_ports": self.function_ports,
+             "candidate_ports": self.candidate_ports}, indent=1))
 
     def down(self, quiet: bool = False) -> list[str]:
         stopped = self.table.stop_all()

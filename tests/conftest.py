@@ -58,6 +58,9 @@ def stack(pg_dsn: str):
     os.environ.update(UNREACHABLE_RATE_LIMITS)
     # the recommendations function asks the registry every second (not 30): a test's rollback serves at once
     os.environ["RECS_MODEL_REFRESH_S"] = "1"
+    os.environ["SUGGEST_MODEL_REFRESH_S"] = "1"  # likewise for the suggest function (a removed model falls back)
+    # and the search function asks it for its index version every second: a promotion or a canary serves at once
+    os.environ["SEARCH_INDEX_REFRESH_S"] = "1"
     # Google Calendar cannot exist here: the stack's functions read free/busy from a local fake of its wire format
     # (tests add calendars to `stack.calendar.calendars`)
     calendar = FakeCalendar().start()

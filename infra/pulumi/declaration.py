@@ -67,6 +67,13 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class TrafficSplit:
+    """A canary split: the candidate revision's share of `function`'s requests (0 = everything on stable)."""
+    function: str
+    candidate_percent: int
+
+
+@dataclass(frozen=True)
 class Declaration:
     topics: list[str]
     subscriptions: list[Subscription]
@@ -80,6 +87,11 @@ class Declaration:
     topic_grants: list[Topic] = field(default_factory=list)
     bucket_grants: list[Bucket] = field(default_factory=list)
     secret_grants: list[Secret] = field(default_factory=list)
+    traffic: list[TrafficSplit] = field(default_factory=list)
+
+    def candidate_percent(self, function: str) -> int | None:
+        """The declared candidate share of `function`, or None when it has no declared split."""
+        return next((t.candidate_percent for t in self.traffic if t.function == function), None)
 
 
 def _units(folder: str) -> list[str]:
@@ -111,11 +123,21 @@ def load(path: Path = DECLARATION_FILE, strict: bool = True) -> Declaration:
         topic_grants=topics,
         bucket_grants=buckets,
         secret_grants=secrets,
+        traffic=traffic_splits(raw),
     )
     problems = problems_in(decl)
     if problems and strict:
         raise ValueError("resources.yaml is inconsistent:\n  " + "\n  ".join(problems))
     return decl
+
+
+def traffic_splits(raw: dict) -> list[TrafficSplit]:
+    return [TrafficSplit(t["function"], int(t["candidate_percent"])) for t in raw.get("traffic", []) or []]
+
+
+def read_traffic(path: Path = DECLARATION_FILE) -> dict[str, int]:
+    """{function: candidate percent} as the file says now (the local gateway re-reads it when it changes)."""
+    return {t.function: t.candidate_percent for t in traffic_splits(yaml.safe_load(Path(path).read_text()))}
 
 
 def problems_in(decl: Declaration) -> list[str]:
@@ -142,6 +164,13 @@ def problems_in(decl: Declaration) -> list[str]:
     grants += [(f"secret {x.name}", x.readers) for x in decl.secret_grants]
     for what, names in grants:
         problems += [f"{what}: grants access to unknown unit {n}" for n in names if n not in units]
+    for split in decl.traffic:
+        if split.function not in decl.functions:
+            problems.append(f"traffic: splits missing function {split.function}")
+        if not 0 <= split.candidate_percent <= 100:
+            problems.append(f"traffic {split.function}: candidate_percent must be 0-100, not {split.candidate_percent}")
+    if len({t.function for t in decl.traffic}) != len(decl.traffic):
+        problems.append("traffic: a function is split twice")
     for bucket in decl.bucket_grants:
         if bucket.mount is not None and not bucket.mount.startswith("/"):
             problems.append(f"bucket {bucket.name}: mount must be an absolute path, not {bucket.mount!r}")

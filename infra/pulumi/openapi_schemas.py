@@ -263,6 +263,19 @@ def _contracts() -> dict[str, Contract]:
     from shared.domains.catalogues.view_models import (BatchRecommendations, ColdStart, InteractionsAccepted,
                                                       Recommendations, SimilarItems, SimilarUsers)
 
+    from shared.domains.catalogues.suggest.schemas import EventsAccepted, EventsIn, SuggestRequest, SuggestView
+
+    from shared.domains.catalogues.search_views import (CORPUS_PATTERN, MAX_K, MAX_QUERY_CHARS, CacheStats,
+                                                        SearchResults)
+
+    search_query = {
+        "q": Param("the query text (not blank)", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+                   True),
+        "k": Param("how many results (1-100, default 10)", {"type": "integer", "minimum": 1, "maximum": MAX_K}),
+        "mode": Param("dense (HNSW, default) or hybrid (BM25 + dense, reciprocal-rank fusion)",
+                      {"type": "string", "enum": ["dense", "hybrid"]})}
+    search_errors = {400: E400 + " (an empty q, k outside 1-100, an unknown mode or corpus name)", 401: E401,
+                     429: E429, 503: "Redis or Postgres is unavailable; retry"}
     trip_id = {"trip_id": Param("the trip's id (as POST /v1/trips answered it)", PATH_ID, True)}
     catalogue = {"catalogue": Param("the catalogue's id (movielens-1m, foodcom, ...)", PATH_ID, True)}
     no_catalogue = "no such catalogue (import it first)"
@@ -274,6 +287,20 @@ def _contracts() -> dict[str, Contract]:
     body_errors = {413: E413, 415: E415}
     admin_errors = {401: E401_ADMIN, 403: E403_ADMIN, 429: E429, 503: E503_SECRET}
     return {
+        "searchDocuments": Contract(
+            query={**search_query, "corpus": Param("scifact (default), or venues:<city id>",
+                                                   {"type": "string", "pattern": CORPUS_PATTERN})},
+            responses={200: Resp("ranked documents; served_by, model_version, index_version and revision say who "
+                                 "answered, cache.hit whether Redis did", SearchResults)},
+            errors={**search_errors, 404: "no such corpus (a city that is not seeded)"}),
+        "searchVenues": Contract(
+            path={"city": Param("the city's id (as seeded)", PATH_ID, True)}, query=search_query,
+            responses={200: Resp("ranked venues of the city, as GET /v1/search answers", SearchResults)},
+            errors={**search_errors, 404: "no such city (seed it first)"}),
+        "searchCacheStats": Contract(
+            responses={200: Resp("the cache counters per corpus, whether hits + misses = lookups, the last "
+                                 "warm-ups", CacheStats)},
+            errors={401: E401, 429: E429, 503: "Redis is unavailable; retry"}),
         "recommendItems": Contract(
             path=catalogue, body=RecommendRequest,
             responses={200: Resp("ranked items; served_by, model_version and fallback_reason say who ranked them",
@@ -306,6 +333,21 @@ def _contracts() -> dict[str, Contract]:
         "catalogueMetrics": Contract(
             path=catalogue, responses={200: Resp("the function's counters in the Prometheus text format")},
             errors={400: E400, 401: E401, 429: E429}),
+        "suggest": Contract(
+            body=SuggestRequest,
+            responses={200: Resp("ranked items with an impression id each; served_by, model_version and "
+                                 "fallback_reason say who ranked them, experiment and arm the A/B assignment",
+                                 SuggestView)},
+            errors={400: E400 + " (or an unknown surface, or a limit above the surface's)", 401: E401,
+                    **body_errors, 429: E429}),
+        "recordSuggestEvents": Contract(
+            body=EventsIn, body_description="one event, or {\"events\": [...]} with 1..500 of them",
+            responses={202: Resp("accepted: published to Pub/Sub; the sink stores each event once", EventsAccepted)},
+            errors={400: E400 + " (or an impression id this service did not issue)", 401: E401, **body_errors,
+                    429: E429, 503: "Pub/Sub is unavailable: retry the same events (they are stored once)"}),
+        "suggestMetrics": Contract(
+            responses={200: Resp("the function's counters in the Prometheus text format")},
+            errors={401: E401, 429: E429}),
         "health": Contract(
             responses={200: Resp("every dependency is up", HealthView),
                        503: Resp("at least one dependency is down; `failing` names them", HealthView)},

@@ -64,7 +64,8 @@ SUBNET_RANGE = "10.8.0.0/20"          # Direct VPC egress takes one address per 
 # Targets of Pub/Sub push and Cloud Tasks only: internal ingress (Pub/Sub and Cloud Tasks of the same project
 # count as internal). Gateway backends must accept API Gateway's calls, which arrive from outside; they stay
 # unreachable without the gateway's (or an invoker's) identity because no service grants run.invoker widely.
-INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink")
+INTERNAL_ONLY = ("signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink",
+                 "search_warmup")
 STAGES = {"no-traffic": 0, "10": 10, "100": 100}
 CANDIDATE_TAG = "candidate"
 _REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -154,11 +155,16 @@ def secrets_of(decl: Declaration, unit: str, values: Mapping[str, object] | None
     return names
 
 
-def traffic(rollout: Rollout, name: str) -> list[dict]:
+def traffic(rollout: Rollout, name: str, declared: int | None = None) -> list[dict]:
     """The traffic split of one service at this stage: the stable revision keeps 100/90/0%, the candidate gets
-    0/10/100%. A service without a stable revision (first deploy, new function) gives its candidate everything."""
+    0/10/100%. A service with a declared canary split (resources.yaml `traffic`, `declared` here) gives its
+    candidate that share at the canary stage instead of 10%, the same weights the local gateway honours; 0 is a
+    rollback (stable keeps everything). A service without a stable revision (first deploy, new function) gives
+    its candidate everything."""
     candidate = revision_name(name, rollout.release)
     share = STAGES[rollout.stage]
+    if declared is not None and rollout.stage == "10":
+        share = declared
     entry = {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": candidate, "tag": CANDIDATE_TAG}
     stable = revision_name(name, rollout.stable_release) if rollout.stable_release else None
     if share == 100 or stable is None or stable == candidate or name not in rollout.stable_functions:
@@ -462,7 +468,7 @@ def _services(ctx: _Ctx, network, subnet) -> dict[str, gcp.cloudrunv2.Service]:
                 }],
                 "scaling": {"min_instance_count": 0, "max_instance_count": 20},
             },
-            traffics=traffic(rollout, name),
+            traffics=traffic(rollout, name, ctx.decl.candidate_percent(name)),
             opts=ctx.after("run", also=ctx.versions),
         )
     for name, svc in services.items():
@@ -480,7 +486,7 @@ def _export_rollout(ctx: _Ctx, rollout: Rollout, services: dict[str, gcp.cloudru
     candidate URL, service URL, public|internal, stable revision or -). `stable`: what serves 100% after this
     update, which the next deploy passes back as config `stable`."""
     def line(name: str, uri: str) -> str:
-        split = traffic(rollout, name)
+        split = traffic(rollout, name, ctx.decl.candidate_percent(name))
         stable = split[0]["revision"] if len(split) == 2 else "-"
         return " ".join([name, service_name(name), revision_name(name, rollout.release), uri,
                          function_url(ctx.cfg, name), "internal" if name in INTERNAL_ONLY else "public", stable])
@@ -672,6 +678,64 @@ def _monitoring(ctx: _Ctx) -> dict[str, object]:
     return {"dashboard": dashboard, "alert": alert}
 
 
+# The suggest function writes one structured JSON line per request (functions/suggest/main.py): log-based metrics
+# over them and the three alert policies of shared/api/suggest_metrics.ALERT_RULES (the thresholds are read from
+# there, so `python -m emulators.suggest_alerts` evaluates exactly these rules on a local /metrics).
+SUGGEST_LOG_FILTER = (f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service_name("suggest")}" '
+                      'AND jsonPayload.logger="concierge.suggest" AND jsonPayload.route:*')
+
+
+def _suggest_monitoring(ctx: _Ctx) -> dict[str, object]:
+    from shared.api.suggest_metrics import COVERAGE, ERROR_RATE, LATENCY_P99_S, SUGGEST_ROUTE
+
+    opts = ctx.after("logging", "monitoring")
+    keys = (("route", "route"), ("status", "httpRequest.status"), ("fallback", "fallback"), ("arm", "arm"))
+    labels = [{"key": key, "value_type": "STRING"} for key, _ in keys]
+    extractors = {key: f"EXTRACT(jsonPayload.{path})" for key, path in keys}
+    requests = gcp.logging.Metric(
+        "suggest-requests", name="suggest_requests", filter=SUGGEST_LOG_FILTER, label_extractors=extractors,
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "INT64", "labels": labels}, opts=opts)
+    latency = gcp.logging.Metric(
+        "suggest-latency", name="suggest_request_latency_ms", filter=SUGGEST_LOG_FILTER,
+        value_extractor="EXTRACT(jsonPayload.latency_ms)", label_extractors=extractors,
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "DISTRIBUTION", "unit": "ms", "labels": labels},
+        bucket_options={"exponential_buckets": {"num_finite_buckets": 24, "growth_factor": 1.6, "scale": 0.1}},
+        opts=opts)
+    metric = 'metric.type="logging.googleapis.com/user/{}" AND resource.type="cloud_run_revision"'
+    route = f' AND metric.label.route="{SUGGEST_ROUTE}"'
+    window = [{"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM", "cross_series_reducer": "REDUCE_SUM"}]
+    after = pulumi.ResourceOptions(depends_on=[requests, latency])
+
+    def policy(rule, condition: dict, doc: str):
+        return gcp.monitoring.AlertPolicy(
+            f"{rule.name}-alert", display_name=f"Suggest: {rule.description}", combiner="OR",
+            conditions=[{"display_name": rule.description, "condition_threshold": {"duration": "300s", **condition}}],
+            documentation={"content": doc, "mime_type": "text/markdown"}, opts=after)
+
+    alerts = {
+        "latency": policy(LATENCY_P99_S, {
+            "filter": metric.format("suggest_request_latency_ms") + route, "comparison": "COMPARISON_GT",
+            "threshold_value": LATENCY_P99_S.threshold * 1000,
+            "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_PERCENTILE_99",
+                              "cross_series_reducer": "REDUCE_MAX"}]},
+            "POST /v1/suggest is slower than its 150 ms budget at p99. A slow registry or a model that keeps "
+            "timing out shows as a coverage drop too."),
+        "errors": policy(ERROR_RATE, {
+            "filter": metric.format("suggest_requests") + ' AND metric.label.status=monitoring.regex.full_match("5..")',
+            "denominator_filter": metric.format("suggest_requests"), "comparison": "COMPARISON_GT",
+            "threshold_value": ERROR_RATE.threshold, "aggregations": window, "denominator_aggregations": window},
+            "More than 1% of suggest and events requests answer 5xx (Pub/Sub or Postgres unavailable, or a bug)."),
+        "coverage": policy(COVERAGE, {
+            "filter": metric.format("suggest_requests") + route + ' AND metric.label.fallback="false"',
+            "denominator_filter": metric.format("suggest_requests") + route + ' AND metric.label.status="200"',
+            "comparison": "COMPARISON_LT", "threshold_value": COVERAGE.threshold, "aggregations": window,
+            "denominator_aggregations": window},
+            "Under 80% of suggestion lists are ranked by a model: an arm's production model is missing, failing "
+            "or timing out (the fallback reasons are in /metrics and the request log)."),
+    }
+    return {f"suggest_{k}_alert": v for k, v in alerts.items()}
+
+
 def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, object]:
     ctx = _Ctx(cfg=cfg, decl=decl or load())
     _enable_apis(ctx)
@@ -693,6 +757,6 @@ def build(cfg: DeployConfig, decl: Declaration | None = None) -> dict[str, objec
     _tasks(ctx, services, accounts["tasks"])
     _schedules(ctx, jobs, accounts["scheduler"])
     gateway = _gateway(ctx, services, accounts["gateway"])
-    monitoring = _monitoring(ctx)
+    monitoring = {**_monitoring(ctx), **_suggest_monitoring(ctx)}
     return {"services": services, **monitoring, "jobs": jobs, "topics": topics, "gateway": gateway, "registry": registry,
             **ctx.data["rollout"]}

@@ -40,7 +40,9 @@ REPORTED = ("hr@5", "mrr@10", "ndcg@10")
 ACTION_TYPES = ("slot_accept", "slot_skip")
 # bpr (the seed's choice once 500+ accept/skip pairs exist) knows venues by id; tag_affinity learns tastes for tags
 # from accepts and skips and can rank venues nobody took yet (bench/learning_loop.py --ranker tag_affinity).
-DEFAULT_PARAMS = {"tag_affinity": {"C": 1.0}, "bpr": {"factors": 32, "iterations": 200, "learning_rate": 0.05}}
+# sasrec learns the order of a traveller's accepts (torch to fit; its ONNX graph travels in the artifact).
+DEFAULT_PARAMS = {"tag_affinity": {"C": 1.0}, "bpr": {"factors": 32, "iterations": 200, "learning_rate": 0.05},
+                  "sasrec": {}}
 
 
 def _log(msg: str) -> None:

@@ -1,8 +1,9 @@
 """Rankers behind one interface (shared.engine.rankers.base.Ranker).
 
-Built in: popularity (the always-available fallback), als and bpr (via `implicit`), item_knn (via `implicit`) and
-ease. Other rankers (the LLM/heuristic cold-start ranker) subclass Ranker and decorate themselves with
-@register_ranker, which makes their artifacts loadable by `load_ranker`.
+Built in: popularity (the always-available fallback), als and bpr (via `implicit`), item_knn (via `implicit`),
+ease, tag_affinity, two_tower and sasrec (torch to fit, onnxruntime to score). Other rankers (the LLM/heuristic
+cold-start ranker) subclass Ranker and decorate themselves with @register_ranker, which makes their artifacts
+loadable by `load_ranker`.
 """
 from shared.engine.rankers.base import (
     UNKNOWN_SCORE,
@@ -20,6 +21,7 @@ from shared.engine.rankers.implicit_mf import ALSRanker, BPRRanker
 from shared.engine.rankers.matrix import MatrixRanker
 from shared.engine.rankers.neighbours import EASERanker, ItemKNNRanker
 from shared.engine.rankers.popularity import PopularityRanker
+from shared.engine.rankers.sasrec_ranker import SASRecRanker
 from shared.engine.rankers.tag_affinity import TagAffinityRanker
 from shared.engine.rankers.two_tower import TwoTowerRanker
 
@@ -30,6 +32,7 @@ def create_ranker(name: str, **params) -> Ranker:
 
 
 __all__ = [
+    "SASRecRanker",
     "TagAffinityRanker",
     "TwoTowerRanker",
     "ALSRanker",

@@ -273,7 +273,7 @@ def test_each_unit_reads_only_its_own_secrets(deployed):
 def test_push_and_task_only_targets_take_internal_traffic_only(declared):
     ingress = {r.name.removeprefix("fn-").replace("-", "_"): r.inputs["ingress"]
                for r in _of(declared, "gcp:cloudrunv2/service:Service") if r.name.startswith("fn-")}
-    internal = {"signal_sink", "prewarm", "pivot_outcomes", "interaction_sink"}
+    internal = {"signal_sink", "prewarm", "pivot_outcomes", "interaction_sink", "suggest_event_sink", "search_warmup"}
     for unit in internal:
         assert ingress[unit] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert set(ingress) - internal <= backends_named()
@@ -533,5 +533,23 @@ def test_the_recommendations_figures_reach_cloud_monitoring(declared):
     assert "fn-recommendations" in metrics["recs_requests"]["filter"]
     (dashboard,) = _of(declared, "gcp:monitoring/dashboard:Dashboard")
     assert "recs_request_latency_ms" in dashboard.inputs["dashboardJson"]
-    (alert,) = _of(declared, "gcp:monitoring/alertPolicy:AlertPolicy")
+    (alert,) = [a for a in _of(declared, "gcp:monitoring/alertPolicy:AlertPolicy") if a.name == "recs-latency-alert"]
     assert alert.inputs["conditions"][0]["conditionThreshold"]["thresholdValue"] == 20.0
+
+
+def test_the_suggest_alert_policies_are_the_rules_the_local_command_evaluates(declared):
+    """p99 > 150 ms, error rate > 1%, coverage < 80%: thresholds from shared.api.suggest_metrics.ALERT_RULES."""
+    from shared.api.suggest_metrics import ALERT_RULES
+
+    metrics = {r.inputs["name"]: r.inputs for r in _of(declared, "gcp:logging/metric:Metric")}
+    assert {"suggest_requests", "suggest_request_latency_ms"} <= set(metrics)
+    assert "fn-suggest" in metrics["suggest_requests"]["filter"]
+    policies = {a.name: a.inputs for a in _of(declared, "gcp:monitoring/alertPolicy:AlertPolicy")}
+    thresholds = {name: p["conditions"][0]["conditionThreshold"] for name, p in policies.items()}
+    assert thresholds["suggest-latency-p99-alert"]["thresholdValue"] == 150.0
+    assert thresholds["suggest-latency-p99-alert"]["comparison"] == "COMPARISON_GT"
+    assert thresholds["suggest-error-rate-alert"]["thresholdValue"] == 0.01
+    assert "denominatorFilter" in thresholds["suggest-error-rate-alert"]
+    assert thresholds["suggest-coverage-alert"]["thresholdValue"] == 0.8
+    assert thresholds["suggest-coverage-alert"]["comparison"] == "COMPARISON_LT"
+    assert {f"{r.name}-alert" for r in ALERT_RULES} <= set(policies)

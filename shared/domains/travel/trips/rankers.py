@@ -16,7 +16,7 @@ from shared.engine.serving.llm import LLMRanker
 from shared.engine.serving.router import RankerRouter, is_cold
 
 log = logging.getLogger(__name__)
-ML_MODEL_NAMES = ("bpr", "tag_affinity", "als", "ease")  # the first with a model in a status serves
+ML_MODEL_NAMES = ("bpr", "tag_affinity", "sasrec", "als", "ease")  # the first with a model in a status serves
 _ml_cache: dict[str, Any] = {}   # name@version -> MLRanker, oldest first
 ML_CACHE_SIZE = 4
 
