@@ -60,8 +60,21 @@ def browser_page(seattle):
             shutil.rmtree(profile, ignore_errors=True)
 
 
+def _apart(fn, *args):
+    """fn(*args) on a worker thread: Playwright's sync API keeps an event loop running on this one, where
+    asyncio.run (the database helpers) refuses to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _query(dsn: str, sql: str, *args) -> list:
+    return _apart(lambda: asyncio.run(fetch(dsn, sql, *args)))
+
+
 def _registry_rows(dsn: str) -> dict[str, str]:
-    rows = asyncio.run(fetch(dsn, "SELECT version, status FROM model_registry WHERE model_name = $1", MODEL))
+    rows = _query(dsn, "SELECT version, status FROM model_registry WHERE model_name = $1", MODEL)
     return {r["version"]: r["status"] for r in rows}
 
 
@@ -87,13 +100,13 @@ def _register_models(dsn: str) -> None:
         finally:
             await pool.close()
 
-    asyncio.run(go())
+    _apart(asyncio.run, go())
 
 
 def _evaluation_report(stack) -> None:
     """A real evaluation report in the reports bucket: jobs/evaluate on MovieLens 100k with two baselines."""
     done = subprocess.run([sys.executable, "-m", "jobs.evaluate.main", "--dataset", "movielens-100k",
-                           "--split", "stratified:0.75", "--baseline", "popularity", "--baseline", "random",
+                           "--split", "stratified:0.75", "--baseline", "popularity", "--baseline", "item_knn",
                            "--candidates", "sampled:100", "--n-resamples", "200", "--no-registry"],
                           env=stack._child_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -151,11 +164,11 @@ def test_the_console_in_a_browser(seattle, browser_page):
     # Evaluation reports: the report's table lists both baselines with their intervals
     _open(page, base, "/console/reports", "reports")
     table = page.inner_text("table.report")
-    assert "popularity" in table and "random" in table and "[" in table
+    assert "popularity" in table and "item_knn" in table and "[" in table
 
     # Catalogue: Seattle with its venue count
     _open(page, base, "/console/catalogue", "catalogue")
-    venues = asyncio.run(fetch(dsn, "SELECT count(*) AS n FROM activity_nodes WHERE city_id = 'seattle'"))[0]["n"]
+    venues = _query(dsn, "SELECT count(*) AS n FROM activity_nodes WHERE city_id = 'seattle'")[0]["n"]
     assert str(venues) in page.inner_text("tr[data-city=seattle]")
 
     # Trips: one marker per located slot, and the walking route drawn
@@ -185,7 +198,7 @@ def test_the_console_in_a_browser(seattle, browser_page):
     page.once("dialog", lambda d: d.accept())
     page.click(f"{row} button[data-action=replay]")
     page.wait_for_selector(".notice >> text=replayed")
-    stored = wait_rows(dsn, "SELECT signal_type FROM behavioral_signals WHERE event_id = $1", good["event_id"])
+    stored = _apart(wait_rows, dsn, "SELECT signal_type FROM behavioral_signals WHERE event_id = $1", good["event_id"])
     assert stored and stored[0]["signal_type"] == "thumbs_up"
     page.screenshot(path=str(SHOTS / "signals-after-replay.png"), full_page=True)
     assert page.locator(row).count() == 0

@@ -43,7 +43,7 @@ async def llm_cost_days(pool, days: int = 14) -> dict[str, Any]:
     today = today_utc()
     first = today - timedelta(days=days - 1)
     rows = await pool.fetch("SELECT day, sum(cost_usd) AS cost, sum(calls) AS calls FROM llm_usage "
-                            "WHERE day >= $1 - $2::int AND day <= $3 GROUP BY day ORDER BY day",
+                            "WHERE day >= $1::date - $2::int AND day <= $3 GROUP BY day ORDER BY day",
                             first, WINDOW_DAYS, today)
     by_day = {r["day"]: (Decimal(r["cost"]), int(r["calls"])) for r in rows}
     first_day = await pool.fetchval("SELECT min(day) FROM llm_usage")
