@@ -429,7 +429,9 @@ def _console_page(request: flask.Request, page: str) -> flask.Response:
 
         nonce = secrets.token_urlsafe(16)
         page_html = (CONSOLE_DIR / "login.html").read_text()
-        return _html(page_html.replace("{{message}}", html.escape(err.message)).replace("{{nonce}}", nonce), 401, nonce)
+        # an expired session says so; otherwise the browser is simply not signed in yet
+        message = err.message if err.field == SESSION_COOKIE else "You are not signed in"
+        return _html(page_html.replace("{{message}}", html.escape(message)).replace("{{nonce}}", nonce), 401, nonce)
     # map tiles: off unless CONSOLE_TILE_URL names a tile server ({z}/{x}/{y}); the route draws on a blank map
     tiles = os.environ.get("CONSOLE_TILE_URL", "")
     shell = (CONSOLE_DIR / "index.html").read_text()

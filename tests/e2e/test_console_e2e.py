@@ -112,6 +112,35 @@ def _evaluation_report(stack) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
+def _past_llm_usage(dsn: str) -> list[float]:
+    """LLM cost on the 8 days before today, through the cost guard's own write path (offline here, so nothing else
+    records any): a quiet week, then yesterday's spike. Today stays untouched: today's budget and its alert are what
+    other tests' trips consult. Answers the costs, oldest first."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from shared.adapters.postgres import create_pool
+    from shared.engine.cost_guard import _record, today_utc
+
+    costs = [Decimal("0.05") + Decimal(i) / 100 for i in range(7)] + [Decimal("0.40")]
+    first = today_utc() - timedelta(days=len(costs))
+
+    async def go():
+        pool = await create_pool(dsn)
+        try:
+            for i, cost in enumerate(costs):
+                await _record(pool, first + timedelta(days=i), "console-e2e", "claude-haiku", 1000, 200, cost, None)
+        finally:
+            await pool.close()
+
+    _apart(asyncio.run, go())
+    return [float(c) for c in costs]
+
+
+def _forget_llm_usage(dsn: str) -> None:
+    _query(dsn, "DELETE FROM llm_usage WHERE path = 'console-e2e'")
+
+
 def _open(page, base: str, path: str, name: str):
     page.goto(base + path)
     page.wait_for_selector("main[data-ready]")
@@ -121,7 +150,7 @@ def _open(page, base: str, path: str, name: str):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_the_console_in_a_browser(seattle, browser_page):
+def test_the_console_in_a_browser(seattle, browser_page, request):
     from shared.engine.events.deadletter import DEAD_LETTER_TOPIC, publish_raw
 
     stack, page, base = seattle, browser_page, seattle.gateway_url
@@ -133,10 +162,21 @@ def test_the_console_in_a_browser(seattle, browser_page):
     with httpx.Client(base_url=base, timeout=120) as client:
         created = client.post("/v1/trips", json=TRIP, headers={"Authorization": f"Bearer {user}"})
         assert created.status_code == 201, created.text
-    trip = created.json()
-    slots = [s for d in trip["days"] for s in d["slots"]]
-    located = [s for s in slots if s["venue"].get("lat") is not None and s["venue"].get("lon") is not None]
-    assert located, "the trip has no located slot to map"
+        trip = created.json()
+        slots = [s for d in trip["days"] for s in d["slots"]]
+        located = [s for s in slots if s["venue"].get("lat") is not None and s["venue"].get("lon") is not None]
+        assert located, "the trip has no located slot to map"
+        # the traveller answers a few stops (the Signals page's per-minute chart counts them once stored)
+        answers = [{"signal_type": kind, "trip_id": trip["trip_id"], "activity_node_id": s["venue"]["id"],
+                    "context": {"time_to_action_ms": 3000 + 500 * i}}
+                   for i, (kind, s) in enumerate(zip(("slot_accept", "slot_skip", "slot_accept", "thumbs_up"), slots))]
+        sent = client.post("/v1/signals", json={"signals": answers}, headers={"Authorization": f"Bearer {user}"})
+        assert sent.status_code == 202, sent.text
+    stored = _apart(wait_rows, dsn, "SELECT count(*) AS n FROM behavioral_signals WHERE user_id = $1 "
+                    "AND signal_type <> 'candidate_set_logged' HAVING count(*) >= $2", user, len(answers))
+    assert stored, "the traveller's signals never reached Postgres"
+    request.addfinalizer(lambda: _forget_llm_usage(dsn))
+    cost_days = _past_llm_usage(dsn)
 
     # sign in: the console answers 401 with its sign-in page, the admin credential sets the session
     response = page.goto(base + "/console")
@@ -166,10 +206,24 @@ def test_the_console_in_a_browser(seattle, browser_page):
     table = page.inner_text("table.report")
     assert "popularity" in table and "item_knn" in table and "[" in table
 
-    # Catalogue: Seattle with its venue count
+    # Catalogue: Seattle with its venue count; a seeding run started with the form, followed until it ends
     _open(page, base, "/console/catalogue", "catalogue")
     venues = _query(dsn, "SELECT count(*) AS n FROM activity_nodes WHERE city_id = 'seattle'")[0]["n"]
     assert str(venues) in page.inner_text("tr[data-city=seattle]")
+    page.fill("#seed-city", "Boston")
+    page.fill("#seed-limit", "12")
+    page.click("#seed-form button[type=submit]")
+    page.wait_for_selector("#seed-status .notice >> text=queued")
+    run_id = page.inner_text("#seed-status .notice").split()[1]
+    deadline = time.monotonic() + 240
+    while True:
+        _open(page, base, "/console/catalogue", "catalogue")
+        state = page.get_attribute(f"tr[data-run='{run_id}']", "data-status")
+        if state in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert state == "succeeded", page.inner_text(f"tr[data-run='{run_id}']")
+    assert page.locator("tr[data-city=boston]").count() == 1
 
     # Trips: one marker per located slot, and the walking route drawn
     _open(page, base, f"/console/trips?trip={trip['trip_id']}", "trips")
@@ -179,6 +233,17 @@ def test_the_console_in_a_browser(seattle, browser_page):
     for s in slots:
         if s.get("narrative"):
             assert s["narrative"][:40] in page.inner_text("#trip")
+
+    # Signals: the traveller's answers in the per-minute chart, the past days' LLM cost with its alert line
+    _open(page, base, "/console/signals", "signals")
+    assert page.locator("#signal-flow canvas").count() == 1 and "slot_accept" in page.evaluate(
+        "() => JSON.stringify(Chart.getChart(document.querySelector('#signal-flow canvas')).data.datasets.map(d => d.label))")
+    drawn = page.evaluate("() => { const c = Chart.getChart(document.querySelector('#llm-cost canvas'));"
+                          " return {days: c.data.labels, cost: c.data.datasets[0].data, line: c.data.datasets[1].data}; }")
+    assert drawn["cost"][-9:] == cost_days + [0.0]  # the 8 recorded days, then today
+    assert drawn["line"][-9] is None  # the first day with usage has no history to compare with
+    week = cost_days[-7:]
+    assert drawn["line"][-1] == pytest.approx(2 * sum(week) / 7)  # today's line: twice the 7 days before
 
     # Signals: a good signal dead-lettered during an outage; Replay brings it home
     node = located[0]["venue"]["id"]

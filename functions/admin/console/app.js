@@ -47,6 +47,7 @@ function chart(config) {
   const box = el("div", {class: "chart"}, canvas);
   requestAnimationFrame(() => new Chart(canvas, {...config, options: {maintainAspectRatio: false, animation: false,
                                                                       ...(config.options || {})}}));
+  box.dataset.chart = config.type;
   return box;
 }
 
@@ -63,18 +64,38 @@ function intervals(node, path = "", out = {}) {
 
 const PALETTE = ["#2457c5", "#d9822b", "#2f9e44", "#b3261e", "#7048e8", "#0c8599", "#868e96"];
 
-// one chart of means with their 95% intervals (a floating bar from low to high, a dot at the mean), per series
+// one chart of means with their 95% intervals: a floating bar from low to high per series, with a tick at the mean
+// drawn inside the bar (so the mean sits on its own interval, whatever the grouping)
+const meanTicks = {
+  id: "meanTicks",
+  afterDatasetsDraw(c) {
+    const ctx = c.ctx;
+    c.data.datasets.forEach((ds, i) => {
+      if (!ds.means) return;
+      c.getDatasetMeta(i).data.forEach((bar, j) => {
+        const mean = ds.means[j];
+        if (mean === null || mean === undefined || !bar) return;
+        const y = c.scales.y.getPixelForValue(mean), half = bar.width / 2;
+        ctx.save(); ctx.strokeStyle = ds.borderColor; ctx.lineWidth = 3;
+        ctx.beginPath(); ctx.moveTo(bar.x - half, y); ctx.lineTo(bar.x + half, y); ctx.stroke(); ctx.restore();
+      });
+    });
+  },
+};
+
 function ciChart(metricNames, series) {
-  const datasets = [];
-  series.forEach((s, i) => {
+  const datasets = series.map((s, i) => {
     const color = PALETTE[i % PALETTE.length];
-    datasets.push({type: "bar", label: `${s.label} (95% CI)`, data: metricNames.map((m) => s.cis[m] ? [s.cis[m].low, s.cis[m].high] : null),
-                   backgroundColor: color + "55", borderColor: color, borderWidth: 1});
-    datasets.push({type: "scatter", label: `${s.label} mean`, data: metricNames.map((m, j) => s.cis[m] ? {x: m, y: s.cis[m].mean} : null).filter(Boolean),
-                   backgroundColor: color, pointRadius: 4});
+    return {label: `${s.label}: 95% CI, line at the mean`, backgroundColor: color + "55", borderColor: color, borderWidth: 1,
+            minBarLength: 3, data: metricNames.map((m) => s.cis[m] ? [s.cis[m].low, s.cis[m].high] : null),
+            means: metricNames.map((m) => s.cis[m] ? s.cis[m].mean : null)};
   });
-  return chart({type: "bar", data: {labels: metricNames, datasets},
-                options: {scales: {x: {type: "category"}, y: {beginAtZero: true}}, plugins: {legend: {labels: {boxWidth: 12}}}}});
+  return chart({type: "bar", data: {labels: metricNames, datasets}, plugins: [meanTicks],
+                options: {scales: {y: {beginAtZero: true}}, plugins: {legend: {labels: {boxWidth: 12}},
+                  tooltip: {callbacks: {label: (t) => {
+                    const ds = t.dataset, [lo, hi] = ds.data[t.dataIndex];
+                    return `${ds.label.split(":")[0]}: ${fmt(ds.means[t.dataIndex])} [${fmt(lo)}, ${fmt(hi)}]`;
+                  }}}}}});
 }
 
 // --- Models ------------------------------------------------------------------------------------------------------------
@@ -151,15 +172,19 @@ async function reportsPage() {
 async function showReport(runId, target) {
   const r = await api(`/v1/admin/reports/${encodeURIComponent(runId)}`);
   const names = r.metric_names || [];
-  const table = el("table", {class: "report"}, el("tr", {}, el("th", {}, "model"), el("th", {}, "status"),
-    names.map((n) => el("th", {class: "num"}, n))));
-  for (const m of r.models || []) {
-    table.append(el("tr", {}, el("td", {}, m.model), el("td", {}, m.status ? badge(m.status) : "baseline"),
-      names.map((n) => { const c = (m.metrics || {})[n]; return el("td", {class: "num"}, c ? `${fmt(c.mean)} [${fmt(c.low)}, ${fmt(c.high)}]` : "–"); })));
-  }
+  const models = r.models || [];
+  // one row per metric, one column per model (a report has many metrics and few models: this stays on screen)
+  const table = el("table", {class: "report"},
+    el("tr", {}, el("th", {}, "metric"), models.map((m) => el("th", {class: "num"}, m.label || m.model,
+      el("div", {class: "muted"}, m.status || "baseline")))),
+    names.map((n) => el("tr", {}, el("td", {}, n), models.map((m) => {
+      const c = (m.metrics || {})[n];
+      return el("td", {class: "num"}, c ? `${fmt(c.mean)} [${fmt(c.low)}, ${fmt(c.high)}]` : "–");
+    }))));
   const series = (r.models || []).map((m) => ({label: m.label || m.model, cis: m.metrics || {}}));
-  const comps = (r.comparisons || []).map((c) => el("li", {}, `${c.model} vs ${c.reference} on ${c.metric || c.name || ""}: `
-    + `difference ${fmt(c.mean ?? c.diff)} [${fmt(c.low)}, ${fmt(c.high)}]${c.significant ? " (significant)" : ""}`));
+  const comps = (r.comparisons || []).map((c) => el("li", {}, `${c.model} vs ${c.reference} on ${c.metric}: `
+    + `${fmt(c.mean_a)} vs ${fmt(c.mean_b)}, paired difference ${fmt(c.diff)} [${fmt(c.diff_low)}, ${fmt(c.diff_high)}] over ${c.n} users`
+    + (c.significant ? " (the interval excludes 0)" : " (not significant: the interval includes 0)")));
   target.replaceChildren(card(el("h2", {}, `Report ${r.run_id}`),
     el("p", {class: "muted"}, `${r.data && r.data.dataset} · split ${r.data && r.data.split} · ${r.n_users} users · protocol ${r.protocol} · seed ${r.seed}`),
     table, names.length && series.length ? ciChart(names, series) : empty("This report has no metrics."),
@@ -206,7 +231,7 @@ async function cataloguePage() {
   }
   main.append(card(el("h2", {}, "Last seeding runs"), data.runs.length ? el("table", {},
     el("tr", {}, ["run", "city", "status", "sources", "started", "finished", "summary / error"].map((h) => el("th", {}, h))),
-    data.runs.map((r) => el("tr", {}, el("td", {}, r.run_id), el("td", {}, r.city_id), el("td", {}, badge(r.status)),
+    data.runs.map((r) => el("tr", {"data-run": r.run_id, "data-status": r.status}, el("td", {}, r.run_id), el("td", {}, r.city_id), el("td", {}, badge(r.status)),
       el("td", {}, r.sources.join(", ")), el("td", {}, when(r.created_at)), el("td", {}, when(r.finished_at)),
       el("td", {}, r.error ? r.error : r.summary ? el("pre", {class: "kv"}, summaryText(r.summary)) : `${(r.progress || {}).stage || ""}`))))
     : empty("No seeding run has been requested through the admin API yet.")));
@@ -222,13 +247,19 @@ async function signalsPage() {
                                         api("/v1/admin/dead-letters").catch((e) => ({error: e.message}))]);
   main.replaceChildren(el("h1", {}, "Signals"));
   const flow = data.flow;
-  const minutes = [...new Set(flow.per_minute.map((r) => r.minute))];
+  // every minute of the window on the axis, the quiet ones as zero: the chart shows time, not only busy minutes
+  const counted = {};
+  for (const r of flow.per_minute) counted[`${r.minute.slice(0, 16)} ${r.signal_type}`] = r.count;
+  const end = flow.per_minute.length ? Date.parse(flow.per_minute[flow.per_minute.length - 1].minute) : 0;
+  const newest = Math.max(Math.floor(Date.now() / 60000) * 60000, end);
+  const minutes = flow.per_minute.length ? Array.from({length: flow.window_minutes},
+    (_, i) => new Date(newest - (flow.window_minutes - 1 - i) * 60000).toISOString()) : [];
   const types = [...new Set(flow.per_minute.map((r) => r.signal_type))];
   const lag = flow.sink_lag_s;
-  main.append(card(el("h2", {}, `Signals stored per minute by type (last ${flow.window_minutes} minutes)`),
+  main.append(el("section", {class: "card", id: "signal-flow"}, el("h2", {}, `Signals stored per minute by type (last ${flow.window_minutes} minutes)`),
     minutes.length ? chart({type: "bar", data: {labels: minutes.map((m) => m.slice(11, 16)),
       datasets: types.map((t, i) => ({label: t, backgroundColor: PALETTE[i % PALETTE.length],
-        data: minutes.map((m) => (flow.per_minute.find((r) => r.minute === m && r.signal_type === t) || {count: 0}).count)}))},
+        data: minutes.map((m) => counted[`${m.slice(0, 16)} ${t}`] || 0)}))},
       options: {scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true, title: {display: true, text: "signals / minute"}}}}})
       : empty(`No signal was stored in the last ${flow.window_minutes} minutes (last one: ${when(flow.last_stored_at)}).`),
     el("h2", {}, "Sink lag (accepted → stored)"),
@@ -247,7 +278,7 @@ async function signalsPage() {
   main.append(dlCard);
 
   const cost = data.llm_cost;
-  main.append(card(el("h2", {}, "LLM cost per day against the 2× alert line"),
+  main.append(el("section", {class: "card", id: "llm-cost"}, el("h2", {}, "LLM cost per day against the 2× alert line"),
     cost.has_usage ? chart({type: "bar", data: {labels: cost.days.map((d) => d.day.slice(5)), datasets: [
       {type: "bar", label: "cost (USD)", data: cost.days.map((d) => d.cost_usd), backgroundColor: "#2457c5"},
       {type: "line", label: `alert line: ${cost.spike_factor}× the ${cost.window_days}-day average`, data: cost.days.map((d) => d.alert_line_usd),
@@ -261,7 +292,7 @@ async function replay(m) {
   try {
     const r = await api("/v1/admin/dead-letters/replay", {method: "POST", body: {message_ids: [m.message_id]}});
     await signalsPage();
-    main.prepend(notice(r.replayed.length ? `replayed ${r.replayed.join(", ")}` :
+    main.prepend(notice(r.replayed.length ? `replayed dead letter ${r.replayed.join(", ")} to its source topic` :
       `not replayed: ${(r.failed[0] || {}).reason || "no longer on the hold"}`, !r.replayed.length));
   } catch (e) { main.prepend(notice(e.message, true)); }
 }
@@ -294,7 +325,7 @@ async function showTrip(id, out) {
     trip.empty_reason ? notice(trip.empty_reason, true) : null));
   for (const day of trip.days) {
     const mapBox = el("div", {class: "map", "data-day": day.day});
-    const located = day.slots.filter((s) => s.located);
+    const located = day.slots.map((s, i) => ({...s, n: i + 1})).filter((s) => s.located);  // n: its number in the list
     out.append(card(el("h2", {}, `Day ${day.day}: ${day.weekday} ${day.date}`),
       el("div", {class: "grid"}, located.length ? mapBox : empty("No slot of this day has coordinates: nothing to map."),
         day.slots.length ? el("ol", {class: "slots"}, day.slots.map((s) => el("li", {},
@@ -311,8 +342,13 @@ function drawDay(box, slots) {
   if (TILE_URL) L.tileLayer(TILE_URL, {maxZoom: 19}).addTo(map);
   const points = slots.map((s) => [s.venue.lat, s.venue.lon]);
   L.polyline(points, {color: "#2457c5", weight: 3, dashArray: "6 6", className: "walk-route"}).addTo(map);
-  slots.forEach((s, i) => L.circleMarker([s.venue.lat, s.venue.lon], {radius: 8, color: "#fff", weight: 2, fillColor: "#d9822b",
-    fillOpacity: 1, className: "slot-marker"}).bindTooltip(`${i + 1}. ${s.venue.name}`, {permanent: true, direction: "right"}).addTo(map));
+  slots.forEach((s) => {
+    L.circleMarker([s.venue.lat, s.venue.lon], {radius: 9, color: "#fff", weight: 2, fillColor: "#d9822b",
+      fillOpacity: 1, className: "slot-marker"}).bindTooltip(`${s.n}. ${s.venue.name}`, {direction: "top"}).addTo(map);
+    // the slot's number on its marker, matching the list beside the map
+    L.marker([s.venue.lat, s.venue.lon], {interactive: false, keyboard: false,
+      icon: L.divIcon({className: "slot-number", html: String(s.n), iconSize: [18, 18]})}).addTo(map);
+  });
   map.fitBounds(L.latLngBounds(points).pad(0.25), {maxZoom: 16});
 }
 
