@@ -280,8 +280,9 @@ async function signalsPage() {
   const cost = data.llm_cost;
   main.append(el("section", {class: "card", id: "llm-cost"}, el("h2", {}, "LLM cost per day against the 2× alert line"),
     cost.has_usage ? chart({type: "bar", data: {labels: cost.days.map((d) => d.day.slice(5)), datasets: [
-      {type: "bar", label: "cost (USD)", data: cost.days.map((d) => d.cost_usd), backgroundColor: "#2457c5"},
-      {type: "line", label: `alert line: ${cost.spike_factor}× the ${cost.window_days}-day average`, data: cost.days.map((d) => d.alert_line_usd),
+      {type: "bar", label: "cost (USD); red: above the line", data: cost.days.map((d) => d.cost_usd), order: 1,
+       backgroundColor: cost.days.map((d) => d.alert_line_usd !== null && d.cost_usd > d.alert_line_usd ? "#b3261e" : "#2457c5")},
+      {type: "line", order: 0, label: `alert line: ${cost.spike_factor}× the ${cost.window_days}-day average`, data: cost.days.map((d) => d.alert_line_usd),
        borderColor: "#b3261e", borderDash: [6, 4], pointRadius: 0, spanGaps: false}]},
       options: {scales: {y: {beginAtZero: true, title: {display: true, text: "USD"}}}}})
       : empty(`No LLM usage recorded in the last ${cost.days.length} days (the offline ranker and narrator serve without ANTHROPIC_API_KEY).`)));
