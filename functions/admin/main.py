@@ -35,7 +35,7 @@ import functions_framework
 
 from shared.api.caller_identity import TASKS, require_caller
 from shared.api.errors import ApiError, bad_request, forbidden, not_found
-from shared.api.http import Router, endpoint, json_body, json_response
+from shared.api.http import Router, endpoint, int_query, json_body, json_response
 
 router = Router()
 ADMIN_HEADER = "X-Admin-Token"
@@ -488,42 +488,24 @@ def console_sign_out(request: flask.Request) -> flask.Response:
     return resp
 
 
-def _int_query(request: flask.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise bad_request(f"{name}: a whole number between {low} and {high}", name)
-    return int(raw)
-
-
-def _with_pool(make):
-    from shared.adapters.aio import run_sync
-    from shared.adapters.postgres import get_pool
-
-    async def go():
-        return await make(await get_pool())
-
-    return run_sync(go())
-
-
 @router.route("GET", "/v1/admin/signals")
 def signals_overview(request: flask.Request) -> flask.Response:
     require_admin(request)
-    minutes = _int_query(request, "minutes", 60, 1, MAX_MINUTES)
-    days = _int_query(request, "days", 14, 1, 90)
+    minutes = int_query(request, "minutes", 1, MAX_MINUTES, 60)
+    days = int_query(request, "days", 1, 90, 14)
+    from shared.adapters.postgres import with_pool
     from shared.engine.ops.views import llm_cost_days, signal_flow
 
     async def both(pool):
         return {"flow": await signal_flow(pool, minutes), "llm_cost": await llm_cost_days(pool, days)}
 
-    return json_response(_with_pool(both))
+    return json_response(with_pool(both))
 
 
 @router.route("GET", "/v1/admin/dead-letters")
 def dead_letters(request: flask.Request) -> flask.Response:
     require_admin(request)
-    limit = _int_query(request, "limit", 100, 1, 1000)
+    limit = int_query(request, "limit", 1, 1000, 100)
     from shared.engine.events.dead_letter_hold import list_held
 
     try:
@@ -558,9 +540,10 @@ def replay_dead_letters(request: flask.Request) -> flask.Response:
 @router.route("GET", "/v1/admin/catalogue")
 def catalogue_overview(request: flask.Request) -> flask.Response:
     require_admin(request)
+    from shared.adapters.postgres import with_pool
     from shared.domains.travel.ops_views import catalogue_overview as overview
 
-    return json_response(_with_pool(overview))
+    return json_response(with_pool(overview))
 
 
 @router.route("GET", "/v1/admin/reports")
@@ -568,7 +551,7 @@ def list_reports(request: flask.Request) -> flask.Response:
     require_admin(request)
     from shared.engine.ops.views import list_reports as listing
 
-    return json_response({"reports": listing(_int_query(request, "limit", 50, 1, 500))})
+    return json_response({"reports": listing(int_query(request, "limit", 1, 500, 50))})
 
 
 @router.route("GET", "/v1/admin/reports/<run_id>")
@@ -591,9 +574,10 @@ def operator_trip(request: flask.Request, trip_id: str) -> flask.Response:
     require_admin(request)
     if len(trip_id) > 64:
         raise bad_request("trip_id: too long (at most 64 characters)", "trip_id")
+    from shared.adapters.postgres import with_pool
     from shared.domains.travel.ops_views import trip_for_operator
 
-    trip = _with_pool(lambda pool: trip_for_operator(pool, trip_id))
+    trip = with_pool(lambda pool: trip_for_operator(pool, trip_id))
     if trip is None:
         raise not_found(f"trip_id: no trip {trip_id!r}", "trip_id")
     return json_response(trip)
@@ -602,9 +586,10 @@ def operator_trip(request: flask.Request, trip_id: str) -> flask.Response:
 @router.route("GET", "/v1/admin/alerts")
 def alerts_now(request: flask.Request) -> flask.Response:
     require_admin(request)
+    from shared.adapters.postgres import with_pool
     from shared.engine.alerts import evaluate_all
 
-    return json_response({"rules": _with_pool(evaluate_all)})
+    return json_response({"rules": with_pool(evaluate_all)})
 
 
 @functions_framework.http

@@ -240,7 +240,7 @@ def test_the_console_in_a_browser(seattle, browser_page, request):
         "() => JSON.stringify(Chart.getChart(document.querySelector('#signal-flow canvas')).data.datasets.map(d => d.label))")
     drawn = page.evaluate("() => { const c = Chart.getChart(document.querySelector('#llm-cost canvas'));"
                           " return {days: c.data.labels, cost: c.data.datasets[0].data, line: c.data.datasets[1].data}; }")
-    assert drawn["cost"][-9:] == cost_days + [0.0]  # the 8 recorded days, then today
+    assert drawn["cost"][-9:-1] == cost_days  # the 8 recorded days (today's cost is whatever other tests spent)
     assert drawn["line"][-9] is None  # the first day with usage has no history to compare with
     week = cost_days[-7:]
     assert drawn["line"][-1] == pytest.approx(2 * sum(week) / 7)  # today's line: twice the 7 days before
@@ -260,6 +260,17 @@ def test_the_console_in_a_browser(seattle, browser_page, request):
             break
         time.sleep(1)
     assert page.locator(row).count() == 1, "the dead letter never showed on the Signals page"
+
+    # Alerts: every registered rule with its state and inputs; the waiting dead letter makes its rule fire
+    _open(page, base, "/console/alerts", "alerts")
+    for rule in ("llm_cost_spike", "signals_dead_letters", "recs_p99_latency", "seeding_failed"):
+        assert page.locator(f"#alerts tr[data-rule={rule}]").count() == 1, rule
+    waiting = page.locator("#alerts tr[data-rule=signals_dead_letters]")
+    assert waiting.locator(".badge").inner_text() == "firing" and "waiting:" in waiting.inner_text()
+    assert "alert_line_usd: 0.26" in page.inner_text("#alerts tr[data-rule=llm_cost_spike]")  # 2 x 0.91 / 7
+
+    page.goto(base + "/console/signals")
+    page.wait_for_selector("main[data-ready=true]")
     page.once("dialog", lambda d: d.accept())
     page.click(f"{row} button[data-action=replay]")
     page.wait_for_selector(".notice >> text=replayed")
@@ -267,11 +278,6 @@ def test_the_console_in_a_browser(seattle, browser_page, request):
     assert stored and stored[0]["signal_type"] == "thumbs_up"
     page.screenshot(path=str(SHOTS / "signals-after-replay.png"), full_page=True)
     assert page.locator(row).count() == 0
-
-    # Alerts: every registered rule with its state and inputs
-    _open(page, base, "/console/alerts", "alerts")
-    for rule in ("llm_cost_spike", "signals_dead_letters", "recs_p99_latency", "seeding_failed"):
-        assert page.locator(f"#alerts tr[data-rule={rule}]").count() == 1, rule
 
 
 def _console_operations() -> list[tuple[str, str]]:
