@@ -139,6 +139,21 @@ def counterfactual_check(arm: dict[str, str]) -> dict:
             "observed_on": f"{len(served)} answered treatment-arm stops served by {rec.served_by}"}
 
 
+def _dump_signals(path: Path, arm: dict[str, str]) -> None:
+    """The whole run's signal export, with each traveller's arm, so a model can be studied offline on exactly what
+    the loop trained on (the simulated days all run, and are exported, on today's date)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shared.engine.data.signals import read_export
+
+    today = datetime.now(UTC).date()
+    table = read_export(today, today)
+    arms = pa.array([arm.get(u, "") for u in table.column("user_id").to_pylist()], pa.string())
+    pq.write_table(table.append_column("arm", arms), path)
+    print(f"signals: {table.num_rows} rows -> {path}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--days", type=int, default=7)
@@ -147,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--ranker", default="bpr", help="what the learn job trains (bpr, tag_affinity or sasrec)")
     ap.add_argument("--out", default="learning_loop")
+    ap.add_argument("--dump-signals", type=Path, default=None,
+                    help="also write every exported signal to this Parquet file, to study the models offline")
     args = ap.parse_args(argv)
     if args.days < 1 or args.travellers < 10 or not 0 < args.holdout < 1:
         ap.error("--days >= 1, --travellers >= 10 and 0 < --holdout < 1")
@@ -197,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  learn: train {learns[-1]['train']['action']}; shadow "
                       f"{[s['action'] for s in learns[-1]['shadow']]}", flush=True)
             counterfactual = counterfactual_check(arm)
+            if args.dump_signals:
+                _dump_signals(args.dump_signals, arm)
         finally:
             client.close()
     finally:

@@ -19,7 +19,8 @@ import functions_framework
 from shared.api.errors import ApiError
 from shared.api.http import DOMAIN_STATUS, Router, endpoint, json_body, json_response, parse
 from shared.api.metrics import structured_logger
-from shared.api.suggest_metrics import LATENCY, REQUESTS, exposition, record_event, record_suggestion
+from shared.api.suggest_metrics import (IMPRESSIONS_UNPUBLISHED, LATENCY, REQUESTS, exposition, record_event,
+                                       record_suggestion)
 
 log = structured_logger("concierge.suggest")
 router = Router()
@@ -52,11 +53,15 @@ def suggest(request: flask.Request) -> flask.Response:
     from shared.adapters.postgres import with_pool
     from shared.domains.catalogues.suggest.catalogue import get_catalogue
     from shared.domains.catalogues.suggest.schemas import SuggestRequest
-    from shared.domains.catalogues.suggest.serve import suggest as serve
+    from shared.domains.catalogues.suggest.serve import publish_impressions, suggest as serve
+
+    def publish(events: list[dict]) -> None:
+        publish_impressions(events, on_unpublished=IMPRESSIONS_UNPUBLISHED.inc)
 
     def answer():
         req = parse(SuggestRequest, json_body(request))
-        body = with_pool(lambda pool: serve(pool, req))  # the registry is read only when a model is due a refresh
+        # the registry is read through the pool only when a model is due a refresh
+        body = with_pool(lambda pool: serve(pool, req, publish))
         record_suggestion(body, get_catalogue().n_items)
         return body, 200
 

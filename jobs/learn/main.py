@@ -168,6 +168,11 @@ async def train_and_gate(pool, args, table, window: str, decisions) -> dict:
                                                f"less than {MIN_GROWTH:.0%} growth"}
     if len(held) == 0:
         return {"action": "skipped", "reason": "no logged generation has an accepted item yet to judge a model on"}
+    kinds = set(train_rows.context["signal_type"].tolist()) if len(train_rows.users) else set()
+    if not set(ACTION_TYPES) <= kinds:
+        # e.g. the first night: every traveller's only trip is the held-out one, so nothing is left to train on
+        return {"action": "skipped", "reason": "the rows before each user's held-out generation lack accepts or "
+                                               "skips to learn from; the next night's data will have them"}
     train_args = train_parse_args(["--ranker", args.ranker, "--signals", window, "--params", args.params,
                                    "--model-name", args.ranker, "--holdout", "last-generation"])
     record = await asyncio.get_running_loop().run_in_executor(None, train, train_args)

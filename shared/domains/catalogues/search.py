@@ -175,7 +175,8 @@ class Searcher:
         dense_ok = getattr(loaded, "index", None) is not None and getattr(loaded, "encoder", None) is not None
         key_mode = mode if dense_ok else "bm25"
         version = getattr(loaded, "version", None) or "none"
-        hit = self.cache.lookup(corpus, version, normalised, k, key_mode)
+        # only queries an index answers are worth warming later: a lexical fallback's are not recorded
+        hit = self.cache.lookup(corpus, version, normalised, k, key_mode, count_frequency=dense_ok)
         if hit.hit:
             body = hit.value
         else:
@@ -257,12 +258,14 @@ def warm(corpus: str, index_version: str, *, limit: int, queries: list[str] | No
     else:
         todo = [(q, kk, m) for q, kk, m, _count in cache.top_queries(corpus, limit)]
         source = "frequencies"
-    warmed = already = failed = 0
+    warmed = already = failed = skipped = 0
     for query, kk, m in todo:
         try:
-            if m not in ("dense", "hybrid") or cache.contains(corpus, loaded.version, query, kk, m):
-                already += m in ("dense", "hybrid")
-                failed += m not in ("dense", "hybrid")
+            if m not in ("dense", "hybrid"):  # recorded before this fix, or declared oddly: not an index answer
+                skipped += 1
+                continue
+            if cache.contains(corpus, loaded.version, query, kk, m):
+                already += 1
                 continue
             body = render(loaded, corpus, query, kk, m)
             if body["fallback_reason"] is not None:
@@ -276,7 +279,7 @@ def warm(corpus: str, index_version: str, *, limit: int, queries: list[str] | No
             log.exception("warm-up of %r failed", query)
             failed += 1
     report = {"corpus": corpus, "index_version": loaded.version, "source": source, "candidates": len(todo),
-              "warmed": warmed, "already_cached": already, "failed": failed,
+              "warmed": warmed, "already_cached": already, "failed": failed, "skipped": skipped,
               "seconds": round(time.perf_counter() - started, 3),
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     cache.client.set(WARMUP_REPORT_PREFIX + corpus, json.dumps(report), ex=30 * 86400)

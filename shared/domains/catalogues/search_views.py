@@ -94,6 +94,7 @@ class WarmupReport(BaseModel):
     warmed: int              # entries written by this warm-up
     already_cached: int      # entries that were there already
     failed: int
+    skipped: int = 0         # recorded lookups no index answers (a lexical fallback's): nothing to warm
     seconds: float
     finished_at: str
 

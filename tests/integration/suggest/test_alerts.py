@@ -28,7 +28,11 @@ def function_url(pg_dsn, tmp_path_factory):
 
     from werkzeug.serving import make_server
 
+    was = os.environ.get("PUBSUB_EMULATOR_HOST")  # the session's stack may have set it: put it back afterwards
     os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{free_port()}"   # nothing listens there
+    from shared.adapters import pubsub
+
+    pubsub._publisher.cache_clear()  # the publisher is made once per process: make it for the dead host, and
     from jobs.suggest_retrain.main import main as retrain
 
     retrain(["--rankers", "logistic", "--resamples", "200",
@@ -42,7 +46,11 @@ def function_url(pg_dsn, tmp_path_factory):
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
-    os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+    if was is None:
+        os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+    else:
+        os.environ["PUBSUB_EMULATOR_HOST"] = was
+    pubsub._publisher.cache_clear()  # ... again afterwards for whatever the process talks to next
 
 
 def _control_users(n: int) -> list[str]:

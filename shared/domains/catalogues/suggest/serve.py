@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -154,14 +155,14 @@ def _rule_scores(catalogue, ctx, candidates, n_positions) -> np.ndarray:
     return _score(RuleRanker.from_stats(catalogue.stats), catalogue.stats, ctx, candidates, n_positions)
 
 
-def publish_impressions(events: list[dict]) -> None:
-    """Fire and forget: the response never waits for Pub/Sub; a failed publish is logged and counted."""
+def publish_impressions(events: list[dict], on_unpublished: Callable[[], None] = lambda: None) -> None:
+    """Fire and forget: the response never waits for Pub/Sub; a failed publish is logged and reported to
+    `on_unpublished` (the function layer counts it on /metrics; domains do not know the metrics)."""
     from shared.adapters.pubsub import publish_json
-    from shared.api.suggest_metrics import IMPRESSIONS_UNPUBLISHED
 
     def done(future, event_id: str) -> None:
         if future.exception() is not None:
-            IMPRESSIONS_UNPUBLISHED.inc()
+            on_unpublished()
             log.warning("impression %s not published: %s", event_id, future.exception())
 
     for e in events:
@@ -169,7 +170,7 @@ def publish_impressions(events: list[dict]) -> None:
             future = publish_json(TOPIC, e, event_id=e["event_id"], event_type="impression")
             future.add_done_callback(lambda f, eid=e["event_id"]: done(f, eid))
         except Exception as exc:  # noqa: BLE001
-            IMPRESSIONS_UNPUBLISHED.inc()
+            on_unpublished()
             log.warning("impression %s not published: %s", e["event_id"], exc)
 
 
