@@ -418,8 +418,6 @@ def _console_page(request: flask.Request, page: str) -> flask.Response:
     import html
     import os
 
-    if page not in CONSOLE_PAGES:
-        raise not_found(f"page: no console page {page!r}; one of {', '.join(CONSOLE_PAGES)}", "page")
     try:
         require_admin(request)
     except ApiError as err:
@@ -432,6 +430,8 @@ def _console_page(request: flask.Request, page: str) -> flask.Response:
         # an expired session says so; otherwise the browser is simply not signed in yet
         message = err.message if err.field == SESSION_COOKIE else "You are not signed in"
         return _html(page_html.replace("{{message}}", html.escape(message)).replace("{{nonce}}", nonce), 401, nonce)
+    if page not in CONSOLE_PAGES:  # after the credential: without it, any /console/... path is a 401
+        raise not_found(f"page: no console page {page!r}; one of {', '.join(CONSOLE_PAGES)}", "page")
     # map tiles: off unless CONSOLE_TILE_URL names a tile server ({z}/{x}/{y}); the route draws on a blank map
     tiles = os.environ.get("CONSOLE_TILE_URL", "")
     shell = (CONSOLE_DIR / "index.html").read_text()
