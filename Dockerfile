@@ -6,6 +6,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY functions ./functions
+# the operator console's browser libraries, built once by `make install` (npm, pinned): served from the image, no CDN
+RUN test -f functions/admin/console/vendor/chart.umd.js && test -f functions/admin/console/vendor/leaflet.js \
+    || { echo "functions/admin/console/vendor/ is missing: run make install (or make console-assets) first"; exit 1; }
 COPY jobs ./jobs
 COPY vertex ./vertex
 COPY emulators/__init__.py ./emulators/__init__.py

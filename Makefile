@@ -9,10 +9,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TASKS_STAMP := .venv-tasks/.installed
 MODEL_STAMP := .cache/models/.exported
+CONSOLE := functions/admin/console
+CONSOLE_STAMP := $(CONSOLE)/vendor/.installed
+CHROMIUM := /usr/bin/chromium
+# apt-get as root, else through sudo; `apt-get update` only when the package lists do not know the package yet
+APT_INSTALL = sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$sudo apt-get install -y -q --no-install-recommends $(1) >/dev/null 2>&1 || \
+	{ $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $(1) >/dev/null; }
 
-.PHONY: install demo test up down status bench clean
+.PHONY: install demo test up down status bench clean chromium console-assets
 
-install: $(STAMP) $(TASKS_STAMP) $(MODEL_STAMP)
+install: $(STAMP) $(TASKS_STAMP) $(MODEL_STAMP) console-assets chromium
+
+console-assets: $(CONSOLE_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 or 3.12 is needed (set PYTHON=...)")'
@@ -31,6 +40,23 @@ $(MODEL_STAMP): $(STAMP)
 	@echo "exporting all-MiniLM-L6-v2 to ONNX (once)..."
 	@$(PY) -m shared.engine.embeddings.export
 	@touch $(MODEL_STAMP)
+
+# The console's browser libraries (chart.js, leaflet) from the npm registry, pinned by package-lock.json, copied
+# into the folder the admin function serves (vendor/ is generated: ignored by git, copied into the image by the
+# Dockerfile, which refuses to build without it). npm itself comes from Debian when missing.
+$(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	@command -v npm >/dev/null || { echo "installing Debian's npm (the console's assets)..."; $(call APT_INSTALL,npm); }
+	@cd $(CONSOLE) && npm ci --silent --no-audit --no-fund --ignore-scripts
+	@mkdir -p $(CONSOLE)/vendor
+	@cp $(CONSOLE)/node_modules/chart.js/dist/chart.umd.js $(CONSOLE)/node_modules/leaflet/dist/leaflet.js \
+	    $(CONSOLE)/node_modules/leaflet/dist/leaflet.css $(CONSOLE)/vendor/
+	@touch $(CONSOLE_STAMP)
+
+# Debian's Chromium for the console's browser tests: Playwright (the dev extra) drives /usr/bin/chromium and never
+# downloads a browser. Checked on every install (a file test: instant when present).
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (the console's browser tests)..."; \
+	    $(call APT_INSTALL,chromium); test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing"; exit 1; }; }
 
 demo: install
 	@$(PY) -m emulators.demo

@@ -12,7 +12,7 @@ import httpx
 
 from emulators.cli import print_health
 from emulators.procs import StackError
-from emulators.stack import Stack
+from emulators.stack import LOCAL_ADMIN_TOKEN, Stack
 
 DEMO_USER = "demo-traveller"
 
@@ -73,6 +73,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"\nthe stack is still running: API docs at {stack.gateway_url}/docs; stop it with `make down`")
+    token = "your ADMIN_TOKEN" if os.environ.get("ADMIN_TOKEN") else f"the local admin token {LOCAL_ADMIN_TOKEN!r}"
+    print(f"operator console: {stack.gateway_url}/console (sign in with {token}; Trips opens a trip by its id)")
     return 0
 
 

@@ -35,7 +35,7 @@ import functions_framework
 
 from shared.api.caller_identity import TASKS, require_caller
 from shared.api.errors import ApiError, bad_request, forbidden, not_found
-from shared.api.http import Router, endpoint, json_body, json_response
+from shared.api.http import Router, endpoint, int_query, json_body, json_response
 
 router = Router()
 ADMIN_HEADER = "X-Admin-Token"
@@ -47,16 +47,48 @@ PROGRESS_EVERY_S = 0.5
 
 
 def require_admin(request: flask.Request) -> None:
+    """The admin credential: the X-Admin-Token header, or the console's session cookie (which a browser sends on
+    navigation, where it cannot add a header). A missing or expired credential is a 401, a wrong header a 403."""
     from shared.adapters.secrets import get_secret
 
     given = request.headers.get(ADMIN_HEADER)
-    if not given:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not given and not cookie:
         raise ApiError(401, "unauthenticated", f"admin credential required in the {ADMIN_HEADER} header", ADMIN_HEADER)
     expected = get_secret("ADMIN_TOKEN")
     if not expected:
         raise forbidden("the admin API is disabled: no ADMIN_TOKEN is configured")
+    if not given:
+        if not _session_valid(cookie, expected):
+            raise ApiError(401, "unauthenticated", "the console session has expired; sign in again", SESSION_COOKIE)
+        return
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(403, "permission_denied", "the admin credential is not valid", ADMIN_HEADER)
+
+
+# --- the console's session ------------------------------------------------------------------------------------------
+SESSION_COOKIE = "concierge_console"
+SESSION_TTL_S = 12 * 3600
+
+
+def _session_mac(expected: str, expires: int) -> str:
+    import hashlib
+
+    return hmac.new(expected.encode(), f"console-session:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _session_value(expected: str, now: float | None = None) -> tuple[str, int]:
+    """`<expiry>.<HMAC of it under ADMIN_TOKEN>`: stateless (any instance can check it, nothing to store), never the
+    token itself, and rotating ADMIN_TOKEN ends every session."""
+    expires = int((now or time.time()) + SESSION_TTL_S)
+    return f"{expires}.{_session_mac(expected, expires)}", expires
+
+
+def _session_valid(value: str, expected: str) -> bool:
+    stamp, _, mac = value.partition(".")
+    if not stamp.isdigit() or int(stamp) < time.time():
+        return False
+    return hmac.compare_digest(mac.encode(), _session_mac(expected, int(stamp)).encode())
 
 
 def _validate(body: Any) -> dict[str, Any]:
@@ -356,6 +388,208 @@ def run_learning_task(request: flask.Request) -> flask.Response:
         raise ApiError(503, "unavailable", f"the learning run failed (exit {done.returncode}); Cloud Tasks will "
                        f"retry: {log_tail}")
     return json_response({"status": "done", "summary": json.loads(done.stdout.strip().splitlines()[-1])})
+
+
+# --- the operator console -------------------------------------------------------------------------------------------
+# /console (and /console/<page>) is one HTML shell; its script (console/app.js) reads every figure from the admin JSON
+# routes below, so the console adds no second path to the stores. The browser signs in once: POST
+# /v1/admin/console/session with the X-Admin-Token header sets an HttpOnly, SameSite=Strict session cookie that
+# require_admin accepts (a cross-site page cannot send it; POSTs also need Content-Type: application/json, which a
+# cross-site form cannot send without a CORS preflight nobody answers). Without it every console route answers 401:
+# the page routes with the sign-in page as their body.
+CONSOLE_DIR = __import__("pathlib").Path(__file__).resolve().parent / "console"
+CONSOLE_PAGES = ("models", "reports", "catalogue", "signals", "trips", "alerts")
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml"}
+MAX_MINUTES = 24 * 60
+
+
+def _html(body: str, status: int = 200, nonce: str | None = None) -> flask.Response:
+    """A console page: never cached, scripts only from the console itself (the sign-in page's one inline script
+    by its nonce), images also from the configured tile server."""
+    resp = flask.Response(body, status=status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    scripts = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
+    resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data: https: http:; "
+                                               f"style-src 'self' 'unsafe-inline'; script-src {scripts}")
+    return resp
+
+
+def _console_page(request: flask.Request, page: str) -> flask.Response:
+    import html
+    import os
+
+    try:
+        require_admin(request)
+    except ApiError as err:
+        if err.status != 401 or "text/html" not in request.headers.get("Accept", ""):
+            raise  # an API client gets the one JSON error body; a browser gets the sign-in page, still a 401
+        import secrets
+
+        nonce = secrets.token_urlsafe(16)
+        page_html = (CONSOLE_DIR / "login.html").read_text()
+        # an expired session says so; otherwise the browser is simply not signed in yet
+        message = err.message if err.field == SESSION_COOKIE else "You are not signed in"
+        return _html(page_html.replace("{{message}}", html.escape(message)).replace("{{nonce}}", nonce), 401, nonce)
+    if page not in CONSOLE_PAGES:  # after the credential: without it, any /console/... path is a 401
+        raise not_found(f"page: no console page {page!r}; one of {', '.join(CONSOLE_PAGES)}", "page")
+    # map tiles: off unless CONSOLE_TILE_URL names a tile server ({z}/{x}/{y}); the route draws on a blank map
+    tiles = os.environ.get("CONSOLE_TILE_URL", "")
+    shell = (CONSOLE_DIR / "index.html").read_text()
+    return _html(shell.replace("{{page}}", page).replace("{{tile_url}}", html.escape(tiles, quote=True)))
+
+
+@router.route("GET", "/console")
+def console_home(request: flask.Request) -> flask.Response:
+    return _console_page(request, "models")
+
+
+@router.route("GET", "/console/<page>")
+def console_page(request: flask.Request, page: str) -> flask.Response:
+    return _console_page(request, page)
+
+
+@router.route("GET", "/console/static/<name>")
+def console_static(request: flask.Request, name: str) -> flask.Response:
+    require_admin(request)
+    import re
+
+    suffix = name[name.rfind("."):] if "." in name else ""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,80}", name) or suffix not in STATIC_TYPES:
+        raise not_found(f"name: no console asset {name!r}", "name")
+    for folder in (CONSOLE_DIR, CONSOLE_DIR / "vendor"):
+        path = folder / name
+        if path.is_file():
+            resp = flask.Response(path.read_bytes(), mimetype=STATIC_TYPES[suffix])
+            resp.headers["Cache-Control"] = "private, max-age=300"
+            return resp
+    raise not_found(f"name: no console asset {name!r} (vendor files are copied by `make install`)", "name")
+
+
+@router.route("POST", "/v1/admin/console/session")
+def console_sign_in(request: flask.Request) -> flask.Response:
+    if not request.headers.get(ADMIN_HEADER):  # a cookie cannot renew itself: the credential must be shown
+        raise ApiError(401, "unauthenticated", f"admin credential required in the {ADMIN_HEADER} header", ADMIN_HEADER)
+    require_admin(request)
+    from shared.adapters.secrets import get_secret
+
+    value, expires = _session_value(get_secret("ADMIN_TOKEN"))
+    resp = json_response({"signed_in": True, "expires_at": expires})
+    secure = request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
+    resp.set_cookie(SESSION_COOKIE, value, max_age=SESSION_TTL_S, httponly=True, samesite="Strict", secure=secure,
+                    path="/")
+    return resp
+
+
+@router.route("DELETE", "/v1/admin/console/session")
+def console_sign_out(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    resp = json_response({"signed_in": False})
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
+    return resp
+
+
+@router.route("GET", "/v1/admin/signals")
+def signals_overview(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    minutes = int_query(request, "minutes", 1, MAX_MINUTES, 60)
+    days = int_query(request, "days", 1, 90, 14)
+    from shared.adapters.postgres import with_pool
+    from shared.engine.ops.views import llm_cost_days, signal_flow
+
+    async def both(pool):
+        return {"flow": await signal_flow(pool, minutes), "llm_cost": await llm_cost_days(pool, days)}
+
+    return json_response(with_pool(both))
+
+
+@router.route("GET", "/v1/admin/dead-letters")
+def dead_letters(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    limit = int_query(request, "limit", 1, 1000, 100)
+    from shared.engine.events.dead_letter_hold import list_held
+
+    try:
+        held = list_held(limit)
+    except Exception as exc:
+        raise ApiError(503, "unavailable", f"the dead-letter hold could not be read ({type(exc).__name__}); retry",
+                       headers={"Retry-After": "5"}) from exc
+    return json_response({"dead_letters": held})
+
+
+@router.route("POST", "/v1/admin/dead-letters/replay")
+def replay_dead_letters(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    body = json_body(request)
+    if not isinstance(body, dict) or set(body) - {"message_ids"}:
+        raise bad_request("body: expected {\"message_ids\": [\"...\"]}", "body")
+    ids = body.get("message_ids")
+    if not isinstance(ids, list) or not ids or len(ids) > 1000 or not all(
+            isinstance(i, str) and 0 < len(i) <= 200 for i in ids):
+        raise bad_request("message_ids: required, 1 to 1000 message ids from GET /v1/admin/dead-letters",
+                          "message_ids")
+    from shared.engine.events.dead_letter_hold import replay_held
+
+    try:
+        result = replay_held(ids)
+    except Exception as exc:
+        raise ApiError(503, "unavailable", f"the dead letters could not be replayed ({type(exc).__name__}); retry",
+                       headers={"Retry-After": "5"}) from exc
+    return json_response(result)
+
+
+@router.route("GET", "/v1/admin/catalogue")
+def catalogue_overview(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    from shared.adapters.postgres import with_pool
+    from shared.domains.travel.ops_views import catalogue_overview as overview
+
+    return json_response(with_pool(overview))
+
+
+@router.route("GET", "/v1/admin/reports")
+def list_reports(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    from shared.engine.ops.views import list_reports as listing
+
+    return json_response({"reports": listing(int_query(request, "limit", 1, 500, 50))})
+
+
+@router.route("GET", "/v1/admin/reports/<run_id>")
+def read_report(request: flask.Request, run_id: str) -> flask.Response:
+    require_admin(request)
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,200}", run_id):
+        raise bad_request("run_id: letters, digits and . _ : - only", "run_id")
+    from shared.engine.ops.views import read_report as read
+
+    report = read(run_id)
+    if report is None:
+        raise not_found(f"run_id: no evaluation report {run_id!r}", "run_id")
+    return json_response(report)
+
+
+@router.route("GET", "/v1/admin/trips/<trip_id>")
+def operator_trip(request: flask.Request, trip_id: str) -> flask.Response:
+    require_admin(request)
+    if len(trip_id) > 64:
+        raise bad_request("trip_id: too long (at most 64 characters)", "trip_id")
+    from shared.adapters.postgres import with_pool
+    from shared.domains.travel.ops_views import trip_for_operator
+
+    trip = with_pool(lambda pool: trip_for_operator(pool, trip_id))
+    if trip is None:
+        raise not_found(f"trip_id: no trip {trip_id!r}", "trip_id")
+    return json_response(trip)
+
+
+@router.route("GET", "/v1/admin/alerts")
+def alerts_now(request: flask.Request) -> flask.Response:
+    require_admin(request)
+    from shared.adapters.postgres import with_pool
+    from shared.engine.alerts import evaluate_all
+
+    return json_response({"rules": with_pool(evaluate_all)})
 
 
 @functions_framework.http

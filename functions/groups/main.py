@@ -27,7 +27,8 @@ import flask
 import functions_framework
 
 from shared.api.errors import bad_request
-from shared.api.http import Router, check_text, current_user, endpoint, json_body, json_response, parse
+from shared.api.http import (Router, check_text, current_user, endpoint, int_query, json_body, json_response,
+                             parse)
 
 log = logging.getLogger("concierge.groups")
 router = Router()
@@ -130,22 +131,13 @@ def put_calendar(request: flask.Request, group_id: str) -> flask.Response:
     return json_response(_as_member(group_id, caller, lambda conn, group: save_calendar(conn, group, caller, body)))
 
 
-def _int_arg(request: flask.Request, name: str, lo: int, hi: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise bad_request(f"{name} must be a whole number from {lo} to {hi}", name)
-    return int(raw)
-
-
 @router.route("GET", "/v1/groups/<group_id>/windows")
 def get_windows(request: flask.Request, group_id: str) -> flask.Response:
     from shared.domains.groups.calendars import MAX_WEEKS, windows
 
     caller = current_user(request)
-    weeks = _int_arg(request, "weeks", 1, MAX_WEEKS) or 4
-    duration = _int_arg(request, "duration_minutes", 30, 720)
+    weeks = int_query(request, "weeks", 1, MAX_WEEKS, 4)
+    duration = int_query(request, "duration_minutes", 30, 720)
     now = dt.datetime.now(dt.timezone.utc)
     return json_response(_as_member(group_id, caller, lambda conn, group: windows(conn, group, now, weeks, duration)))
 

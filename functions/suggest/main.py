@@ -48,19 +48,9 @@ def _timed(route: str, request: flask.Request, answer) -> flask.Response:
             else None, "arm": body.get("arm"), "surface": body.get("surface")}})
 
 
-def _with_pool(work):
-    """The registry is read through the pool only when a model is due for a refresh (serve.Models)."""
-    from shared.adapters.aio import run_sync
-    from shared.adapters.postgres import get_pool
-
-    async def go():
-        return await work(await get_pool())
-
-    return run_sync(go())
-
-
 @router.route("POST", "/v1/suggest")
 def suggest(request: flask.Request) -> flask.Response:
+    from shared.adapters.postgres import with_pool
     from shared.domains.catalogues.suggest.catalogue import get_catalogue
     from shared.domains.catalogues.suggest.schemas import SuggestRequest
     from shared.domains.catalogues.suggest.serve import publish_impressions, suggest as serve
@@ -70,7 +60,8 @@ def suggest(request: flask.Request) -> flask.Response:
 
     def answer():
         req = parse(SuggestRequest, json_body(request))
-        body = _with_pool(lambda pool: serve(pool, req, publish))
+        # the registry is read through the pool only when a model is due a refresh
+        body = with_pool(lambda pool: serve(pool, req, publish))
         record_suggestion(body, get_catalogue().n_items)
         return body, 200
 

@@ -233,6 +233,10 @@ MODEL_VERSION = {"X-Model-Version": "the model that served the trip, or none"}
 RETRY_AFTER = {"Retry-After": "seconds to wait before retrying (when the server knows)"}
 ADMIN_TOKEN = {"X-Admin-Token": Param("the admin credential (the ADMIN_TOKEN secret)", required=True)}
 PATH_ID = {"type": "string", "minLength": 1}
+CONSOLE_CREDENTIAL = {"X-Admin-Token": Param("the admin credential (the ADMIN_TOKEN secret); a browser sends the "
+                                             "console's session cookie instead")}
+E401_CONSOLE = ("neither the X-Admin-Token header nor a valid console session cookie; a browser (Accept: text/html) "
+                "gets the sign-in page with this status")
 
 
 def _contracts() -> dict[str, Contract]:
@@ -245,6 +249,9 @@ def _contracts() -> dict[str, Contract]:
     from shared.engine.events.views import SignalBatchResult, SignalsAccepted, SignalsRequest
     from shared.engine.registry.views import LearnQueued, LearnRequest, ModelList, ModelView, ReasonRequest, RollbackView
     from shared.health_view import HealthView, LiveView
+    from shared.engine.ops.view_models import (AlertList, CatalogueOverview, ConsoleSession, DeadLetterList,
+                                               EvaluationReport, OperatorTrip, ReplayRequest, ReplayResult, ReportList,
+                                               SignalsOverview)
 
     from shared.domains.groups.schemas import CalendarUpload, CycleStart, GroupCreate, JoinRequest, MemberProfile
     from shared.domains.groups.schemas import Retrospective, Vote
@@ -506,6 +513,77 @@ def _contracts() -> dict[str, Contract]:
             responses={200: Resp("the restored and the retired model", RollbackView)},
             errors={400: E400, **admin_errors, 404: "no such model, or no previous production model",
                     409: "the registry refused the transition", **body_errors}),
+        # the operator console (served by admin): pages, assets, the session, and the JSON routes it reads
+        "consoleHome": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            responses={200: Resp("the console's Models page (HTML)")},
+            errors={401: E401_CONSOLE, 403: E403_ADMIN, 429: E429, 503: E503_SECRET}),
+        "consolePage": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            path={"page": Param("models | reports | catalogue | signals | trips | alerts",
+                                {"type": "string", "enum": ["models", "reports", "catalogue", "signals", "trips",
+                                                            "alerts"]}, True)},
+            responses={200: Resp("the console page (HTML)")},
+            errors={400: E400, 401: E401_CONSOLE, 403: E403_ADMIN, 404: "no such console page", 429: E429,
+                    503: E503_SECRET}),
+        "consoleAsset": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            path={"name": Param("an asset file name (app.js, app.css, chart.umd.js, leaflet.js, leaflet.css)",
+                                {**PATH_ID, "maxLength": 81}, True)},
+            responses={200: Resp("the asset (JavaScript or CSS)")},
+            errors={400: E400, 401: E401_ADMIN, 403: E403_ADMIN, 404: "no such asset", 429: E429,
+                    503: E503_SECRET}),
+        "consoleSignIn": Contract(
+            headers=ADMIN_TOKEN, responses={200: Resp("signed in: the session cookie is set", ConsoleSession,
+                                                      {"Set-Cookie": "the HttpOnly, SameSite=Strict session cookie"})},
+            errors={401: E401_ADMIN, 403: E403_ADMIN, 429: E429, 503: E503_SECRET}),
+        "consoleSignOut": Contract(
+            headers=CONSOLE_CREDENTIAL, responses={200: Resp("signed out: the session cookie is cleared",
+                                                             ConsoleSession)}, errors=admin_errors),
+        "signalsOverview": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            query={"minutes": Param("the signal-flow window in minutes (default 60)",
+                                    {"type": "integer", "minimum": 1, "maximum": 1440}),
+                   "days": Param("days of LLM cost (default 14)", {"type": "integer", "minimum": 1, "maximum": 90})},
+            responses={200: Resp("signals per minute and type, sink lag, LLM cost per day with the 2x alert line",
+                                 SignalsOverview)},
+            errors={400: E400, **admin_errors}),
+        "listDeadLetters": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            query={"limit": Param("at most this many (default 100)", {"type": "integer", "minimum": 1,
+                                                                       "maximum": 1000})},
+            responses={200: Resp("the dead letters on signals-dead-letter-hold (they stay there)", DeadLetterList)},
+            errors={400: E400, **admin_errors}),
+        "replayDeadLetters": Contract(
+            headers=CONSOLE_CREDENTIAL, body=ReplayRequest,
+            responses={200: Resp("each named dead letter republished to its source topic and removed from the hold",
+                                 ReplayResult)},
+            errors={400: E400, **admin_errors, **body_errors}),
+        "catalogueOverview": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            responses={200: Resp("seeded cities (venues, tags, hours parsing, overrated) and the last seeding runs",
+                                 CatalogueOverview)}, errors=admin_errors),
+        "listReports": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            query={"limit": Param("at most this many, newest first (default 50)",
+                                  {"type": "integer", "minimum": 1, "maximum": 500})},
+            responses={200: Resp("the evaluation reports in the reports bucket", ReportList)},
+            errors={400: E400, **admin_errors}),
+        "readReport": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            path={"run_id": Param("the report's run id", {**PATH_ID, "maxLength": 200}, True)},
+            responses={200: Resp("the report as jobs/evaluate wrote it", EvaluationReport)},
+            errors={400: E400, **admin_errors, 404: "no such report"}),
+        "operatorTrip": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            path={"trip_id": Param("the trip's id", {**PATH_ID, "maxLength": 64}, True)},
+            responses={200: Resp("any user's trip, through the trip view model, with each slot's model version",
+                                 OperatorTrip)},
+            errors={400: E400, **admin_errors, 404: "no such trip"}),
+        "alertsNow": Contract(
+            headers=CONSOLE_CREDENTIAL,
+            responses={200: Resp("every registered alert rule, evaluated now, with its inputs", AlertList)},
+            errors=admin_errors),
     }
 
 

@@ -16,7 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any  # noqa: F401
+
+# the hold's logic lives in shared (the admin console replays too); these names stay the job's API
+from shared.engine.events.dead_letter_hold import describe, pull_all  # noqa: F401
+from shared.engine.events.dead_letter_hold import release as _release  # noqa: F401
+from shared.engine.events.dead_letter_hold import subscriber as _subscriber
 
 
 def _log(msg: str) -> None:
@@ -42,69 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _subscriber():
-    from google.cloud import pubsub_v1
-
-    return pubsub_v1.SubscriberClient()
-
-
-def pull_all(subscriber, path: str, limit: int, *, patient: bool = True) -> list[Any]:
-    """Everything on the hold subscription (up to limit), leased long enough to list or replay it.
-
-    Only immediate pulls: a blocking pull abandoned by its client timeout can still be served by the service
-    later, leasing messages to nobody until their ack deadline, which would hide them from this very listing.
-    An empty answer is retried a few times (patient) because messages just released may take a moment to return.
-    """
-    import time
-    import warnings
-
-    from google.api_core import exceptions
-
-    got: dict[str, Any] = {}
-    empty_left = 4 if patient else 1
-    while len(got) < limit and empty_left > 0:
-        request = {"subscription": path, "max_messages": min(100, limit - len(got)), "return_immediately": True}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, but right for an admin listing
-                resp = subscriber.pull(request=request, timeout=30)
-        except exceptions.DeadlineExceeded:
-            resp = None
-        received = [rm for rm in (resp.received_messages if resp else []) if rm.message.message_id not in got]
-        if not received:
-            empty_left -= 1
-            if empty_left:
-                time.sleep(0.5)
-            continue
-        for rm in received:
-            got[rm.message.message_id] = rm
-        subscriber.modify_ack_deadline(request={"subscription": path, "ack_ids": [rm.ack_id for rm in received],
-                                                "ack_deadline_seconds": 300})
-    return list(got.values())
-
-
-def describe(rm: Any) -> dict[str, Any]:
-    from shared.engine.events import deadletter
-
-    attrs = dict(rm.message.attributes)
-    data = bytes(rm.message.data)
-    return {
-        "message_id": rm.message.message_id,
-        "published": rm.message.publish_time.isoformat() if rm.message.publish_time else None,
-        "source_subscription": deadletter.origin_subscription(attrs),
-        "reason": attrs.get(deadletter.ATTR_REASON, "delivery attempts exhausted (Pub/Sub policy)"),
-        "error": attrs.get(deadletter.ATTR_ERROR, ""),
-        "attempts": attrs.get(deadletter.ATTR_ATTEMPTS) or attrs.get("CloudPubSubDeadLetterSourceDeliveryCount"),
-        "event_id": attrs.get("event_id"),
-        "data": data.decode("utf-8", "replace")[:300],
-    }
-
-
-def _release(subscriber, path: str, ack_ids: list[str]) -> None:
-    if ack_ids:
-        subscriber.modify_ack_deadline(request={"subscription": path, "ack_ids": ack_ids, "ack_deadline_seconds": 0})
-
-
 def run(args: argparse.Namespace) -> int:
     from shared.engine.events import deadletter
     from shared.settings import get_settings
@@ -124,28 +66,10 @@ def run(args: argparse.Namespace) -> int:
         _release(subscriber, path, [rm.ack_id for rm in messages])
         return 0
 
-    replayed, failed, acked = [], [], []
-    for rm in messages:
-        attrs = dict(rm.message.attributes)
-        origin = deadletter.origin_subscription(attrs)
-        topic = deadletter.source_topic(origin) if origin else None
-        if topic is None:
-            failed.append((rm, f"unknown source subscription {origin!r}"))
-            continue
-        try:
-            deadletter.publish_raw(topic, bytes(rm.message.data),
-                                   deadletter.replay_attributes(attrs, rm.message.message_id))
-        except Exception as exc:  # noqa: BLE001 - report and keep the message
-            failed.append((rm, f"publish to {topic} failed: {exc}"))
-            continue
-        replayed.append(rm)
-    if args.ack and replayed:
-        ids = [rm.ack_id for rm in replayed]
-        for start in range(0, len(ids), 500):
-            subscriber.acknowledge(request={"subscription": path, "ack_ids": ids[start:start + 500]})
-        acked = replayed
-    acked_ids = {rm.ack_id for rm in acked}
-    _release(subscriber, path, [rm.ack_id for rm in messages if rm.ack_id not in acked_ids])
+    from shared.engine.events.dead_letter_hold import replay
+
+    replayed, failed = replay(subscriber, path, messages, ack=args.ack)
+    acked = replayed if args.ack else []
     for rm, why in failed:
         _log(f"not replayed {rm.message.message_id}: {why}")
     _log(f"replayed {len(replayed)}, acked {len(acked)}, failed {len(failed)}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 from pgvector import Vector
@@ -13,6 +15,7 @@ from pgvector import Vector
 from shared.settings import get_settings
 
 _pools: dict[tuple[str, int], asyncpg.Pool] = {}
+T = TypeVar("T")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -45,6 +48,16 @@ async def get_pool() -> asyncpg.Pool:
         pool = await create_pool()
         _pools[key] = pool
     return pool
+
+
+def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """`await work(pool)` from synchronous code (a function's handler), on the shared background loop and its pool."""
+    from shared.adapters.aio import run_sync
+
+    async def go() -> T:
+        return await work(await get_pool())
+
+    return run_sync(go())
 
 
 async def close_pool() -> None:

@@ -76,6 +76,16 @@ def json_body(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES, option
         raise bad_request(exc.message, exc.field) from None
 
 
+def int_query(request: flask.Request, name: str, low: int, high: int, default: int | None = None) -> int | None:
+    """A whole-number query parameter within [low, high]; `default` when absent; else a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise bad_request(f"{name}: a whole number from {low} to {high}", name)
+    return int(raw)
+
+
 def check_text(value: str, field: str) -> str:
     """A path id or query value: the rule body strings follow (no NUL or control characters)."""
     if json_input.has_control_characters(value):

@@ -62,8 +62,8 @@ def test_it_uses_only_what_swagger_2_has(document):
     assert not any(isinstance(e, (yaml.AliasEvent,)) or getattr(e, "anchor", None) for e in events)
 
 
-# POSTs that act from the caller's identity and the path alone
-TAKES_NO_BODY = {"createCompanionInvite", "createGroupInvite", "closeGroupCycle"}
+# POSTs that act from the caller's identity (or the admin credential) and the path alone
+TAKES_NO_BODY = {"createCompanionInvite", "createGroupInvite", "closeGroupCycle", "consoleSignIn"}
 
 
 def test_every_operation_documents_its_schemas_errors_and_quota(document):
@@ -99,8 +99,10 @@ def test_every_operation_documents_its_schemas_errors_and_quota(document):
         assert all("api_key" in req for req in op["security"]), label
         assert "429" in responses and "Retry-After" in responses["429"]["headers"], label
         assert "401" in responses, label
-        if path.startswith("/v1/admin/"):
+        if path.startswith(("/v1/admin/", "/console")):
             assert "403" in responses and any(p["name"] == "X-Admin-Token" for p in op["parameters"]), label
+            # the console's pages take the admin credential (a browser's session cookie), never a user's token
+            assert op["security"] == [{"api_key": []}], label
         else:
             assert op["security"] == [{"firebase": [], "api_key": []}], label
 
